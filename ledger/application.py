@@ -1,0 +1,366 @@
+"""The Hour Ledger application: its methods are the use cases operators, exchange points and
+auditors run. Each loads what it needs, applies the domain's rules, and saves every changed
+aggregate in one store transaction, retrying a bounded number of times when another writer
+got there first (optimistic concurrency on aggregate versions)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
+
+from ledger.actors import Actor, Role
+from ledger.commands import Command
+from ledger.config import LedgerSettings
+from ledger.errors import (
+    LedgerError,
+    TimebankAlreadyOpenError,
+    TransactionIdConflictError,
+    UnavailableError,
+    ValidationError,
+)
+from ledger.exchange_point import ExchangePoint
+from ledger.organization import Organization
+from ledger.persistence import database_url, event_position, persistence_env
+from ledger.pool import POOL_ID, CommunityPool
+from ledger.posting import Posting
+from ledger.regions import check_region_code
+from ledger.timebank import TimebankAccount
+from ledger.transaction import Transaction
+from ledger.unit_of_work import UnitOfWork
+from ledger.volunteer import Volunteer
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 30
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A transaction as the ledger holds it, whether this call created it, and its position."""
+
+    transaction: Transaction
+    created: bool
+    position: int | None
+
+
+@dataclass(frozen=True)
+class NotApplied:
+    """An item of an atomic batch that was valid but not recorded, because another item failed."""
+
+    failed_index: int
+
+
+@dataclass(frozen=True)
+class Registered:
+    aggregate: Aggregate
+    created: bool
+    position: int | None = None
+
+
+@dataclass(frozen=True)
+class Balance:
+    earned_minutes: int
+    redeemed_minutes: int
+    available_minutes: int
+    star_level: int
+    timebank_open: bool
+    timebank_balance_minutes: int
+
+
+class HourLedger(Application[UUID]):
+    name = "HourLedger"
+    snapshotting_intervals = {
+        Volunteer: 100,
+        TimebankAccount: 100,
+        ExchangePoint: 100,
+        CommunityPool: 100,
+    }
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        settings: LedgerSettings | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if env is None or "PERSISTENCE_MODULE" not in env:
+            env = {**persistence_env(database_url(env)), **(env or {})}
+        super().__init__(env=env)
+        self.settings = settings or LedgerSettings.from_env(env)
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    # Things ----------------------------------------------------------------------------
+
+    def register_organization(
+        self, actor: Actor, name: str, region_code: str, id: UUID | None = None
+    ) -> Registered:
+        actor.may_write()
+        _check_name(name)
+        actor.require_region(check_region_code(region_code), "the organization")
+        wanted = {"name": name, "region_code": region_code}
+        return self._register(
+            Organization, id, wanted,
+            lambda new_id: Organization(id=new_id, posted_by=actor.posted_by, **wanted),
+        )
+
+    def register_volunteer(
+        self,
+        actor: Actor,
+        name: str,
+        region_code: str,
+        organization_id: UUID | None = None,
+        birth_year: int | None = None,
+        id_number: str | None = None,
+        id: UUID | None = None,
+    ) -> Registered:
+        actor.may_write()
+        _check_name(name)
+        actor.require_region(check_region_code(region_code), "the volunteer")
+        if birth_year is not None and not 1900 <= birth_year <= self.clock().year:
+            raise ValidationError("birth_year", f"must be between 1900 and {self.clock().year}")
+        if organization_id is not None:
+            organization = self._get(Organization, organization_id, "organization")
+            actor.require_region(organization.region_code, f"organization {organization_id}")
+        wanted = {
+            "name": name,
+            "region_code": region_code,
+            "organization_id": organization_id,
+            "birth_year": birth_year,
+            "id_number_hash": self.hash_id_number(id_number) if id_number else None,
+        }
+        return self._register(
+            Volunteer, id, wanted,
+            lambda new_id: Volunteer(id=new_id, posted_by=actor.posted_by, **wanted),
+        )
+
+    def hash_id_number(self, id_number: str) -> str:
+        """A salted hash: the number itself is never stored (SPEC §1, personal data)."""
+        normalised = id_number.strip().upper()
+        if not 6 <= len(normalised) <= 32:
+            raise ValidationError("id_number", "must be 6 to 32 characters")
+        salt = self.settings.id_number_salt.encode()
+        return hmac.new(salt, normalised.encode(), hashlib.sha256).hexdigest()
+
+    def register_exchange_point(
+        self, actor: Actor, name: str, region_code: str, id: UUID | None = None
+    ) -> Registered:
+        actor.may_write()
+        _check_name(name)
+        actor.require_region(check_region_code(region_code), "the exchange point")
+        wanted = {"name": name, "region_code": region_code}
+        return self._register(
+            ExchangePoint, id, wanted,
+            lambda new_id: ExchangePoint(id=new_id, posted_by=actor.posted_by, **wanted),
+        )
+
+    def open_timebank(self, actor: Actor, volunteer_id: UUID) -> Registered:
+        actor.may_write()
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+        actor.require_region(volunteer.region_code, f"volunteer {volunteer_id}")
+        account_id = TimebankAccount.id_for(volunteer_id)
+        if self._find(account_id) is not None:
+            raise TimebankAlreadyOpenError(f"volunteer {volunteer_id} already has a time-bank account")
+        account = TimebankAccount(id=account_id, volunteer_id=volunteer_id, posted_by=actor.posted_by)
+        try:
+            position = self._save([account])
+        except IntegrityError:
+            raise TimebankAlreadyOpenError(
+                f"volunteer {volunteer_id} already has a time-bank account"
+            ) from None
+        return Registered(account, True, position)
+
+    def put_item(
+        self,
+        actor: Actor,
+        exchange_point_id: UUID,
+        sku: str,
+        name: str,
+        price_minutes: int,
+        stock: int,
+        min_star: int = 0,
+    ) -> ExchangePoint:
+        actor.may_write()
+        _check_name(name)
+        if not sku or len(sku) > 64:
+            raise ValidationError("sku", "a sku is 1 to 64 characters")
+        if not 0 <= price_minutes <= 1_000_000:
+            raise ValidationError("price_minutes", "must be between 0 and 1,000,000")
+        if not 0 <= stock <= 1_000_000_000:
+            raise ValidationError("stock", "must be between 0 and 1,000,000,000")
+        if not 0 <= min_star <= 5:
+            raise ValidationError("min_star", "must be between 0 and 5")
+
+        def put(uow: UnitOfWork) -> ExchangePoint:
+            point = uow.get(ExchangePoint, exchange_point_id, "exchange point")
+            actor.require_region(point.region_code, f"exchange point {exchange_point_id}")
+            point.put_item(sku, name, price_minutes, stock, min_star, actor.posted_by)
+            return point
+
+        return self._run(put)[0]
+
+    # Transactions ----------------------------------------------------------------------
+
+    def post(self, actor: Actor, command: Command) -> Posted:
+        def post(uow: UnitOfWork) -> tuple[Transaction, bool]:
+            return Posting(uow, actor, self.settings, self.clock()).post(command)
+
+        (transaction, created), position = self._run(post)
+        if not created:
+            position = self.position_of(transaction.id)
+        return Posted(transaction, created, position)
+
+    def post_batch(
+        self, actor: Actor, commands: Sequence[Command], atomic: bool
+    ) -> list[Posted | LedgerError | NotApplied]:
+        """One result per command, in order. Atomic: all recorded in one store transaction, or none."""
+        if not atomic:
+            results: list[Posted | LedgerError | NotApplied] = []
+            for command in commands:
+                try:
+                    results.append(self.post(actor, command))
+                except LedgerError as error:
+                    results.append(error)
+            return results
+
+        def post_all(uow: UnitOfWork) -> list[tuple[Transaction, bool]] | tuple[int, LedgerError]:
+            posting = Posting(uow, actor, self.settings, self.clock())
+            done = []
+            for index, command in enumerate(commands):
+                try:
+                    done.append(posting.post(command))
+                except LedgerError as error:
+                    return index, error
+            return done
+
+        outcome, position = self._run(post_all, save_if=lambda r: isinstance(r, list))
+        if isinstance(outcome, tuple):
+            failed_index, error = outcome
+            return [error if i == failed_index else NotApplied(failed_index) for i in range(len(commands))]
+        return [
+            Posted(t, created, position if created else self.position_of(t.id)) for t, created in outcome
+        ]
+
+    # Reading ---------------------------------------------------------------------------
+
+    def get_transaction(self, transaction_id: UUID) -> Transaction:
+        return self._get(Transaction, transaction_id, "transaction")
+
+    def get_volunteer(self, volunteer_id: UUID) -> Volunteer:
+        return self._get(Volunteer, volunteer_id, "volunteer")
+
+    def get_organization(self, organization_id: UUID) -> Organization:
+        return self._get(Organization, organization_id, "organization")
+
+    def get_exchange_point(self, exchange_point_id: UUID) -> ExchangePoint:
+        return self._get(ExchangePoint, exchange_point_id, "exchange point")
+
+    def find_timebank(self, volunteer_id: UUID) -> TimebankAccount | None:
+        found = self._find(TimebankAccount.id_for(volunteer_id))
+        return found if isinstance(found, TimebankAccount) else None
+
+    def pool_balance_minutes(self) -> int:
+        pool = self._find(POOL_ID)
+        return pool.balance_minutes if isinstance(pool, CommunityPool) else 0
+
+    def balance(self, volunteer_id: UUID) -> Balance:
+        volunteer = self.get_volunteer(volunteer_id)
+        account = self.find_timebank(volunteer_id)
+        return Balance(
+            earned_minutes=volunteer.earned_minutes,
+            redeemed_minutes=volunteer.redeemed_minutes,
+            available_minutes=volunteer.available_minutes,
+            star_level=volunteer.star_level(self.settings.star_thresholds_minutes),
+            timebank_open=account is not None,
+            timebank_balance_minutes=account.balance_minutes if account else 0,
+        )
+
+    def position_of(self, aggregate_id: UUID, version: int = 1) -> int | None:
+        """Where an aggregate's event stands in the global log (its creation, by default)."""
+        return self._guard(lambda: event_position(self.recorder, aggregate_id, version))
+
+    def head_position(self) -> int:
+        return self._guard(lambda: self.recorder.max_notification_id() or 0)
+
+    # Machinery -------------------------------------------------------------------------
+
+    def _find(self, aggregate_id: UUID) -> Aggregate | None:
+        def load() -> Aggregate | None:
+            try:
+                return self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+
+        return self._guard(load)
+
+    def _get(self, cls: type[T], aggregate_id: UUID, what: str) -> T:
+        return UnitOfWork(self._find).get(cls, aggregate_id, what)  # type: ignore[type-var]
+
+    def _register(
+        self, cls: type[Aggregate], id: UUID | None, wanted: dict[str, Any], create: Callable[[UUID], Aggregate]
+    ) -> Registered:
+        """Creates a thing; a repeated client-chosen id answers the existing thing if it is the same."""
+        new_id = id or uuid4()
+        for _ in range(2):
+            existing = self._find(new_id) if id else None
+            if existing is not None:
+                if isinstance(existing, cls) and existing.registration() == wanted:  # type: ignore[attr-defined]
+                    return Registered(existing, False, self.position_of(existing.id))
+                raise TransactionIdConflictError(f"id {new_id} is already used for something else")
+            aggregate = create(new_id)
+            try:
+                return Registered(aggregate, True, self._save([aggregate]))
+            except IntegrityError:
+                if id is None:
+                    raise
+                continue  # another request created it meanwhile: compare with that
+        raise UnavailableError("could not register: the store kept refusing")  # pragma: no cover
+
+    def _run(
+        self, work: Callable[[UnitOfWork], T], save_if: Callable[[T], bool] = lambda _: True
+    ) -> tuple[T, int | None]:
+        """Runs a use case against fresh aggregates and saves what changed, all or nothing.
+
+        A version conflict means another writer changed one of the aggregates since it was
+        loaded: the whole use case runs again on the new state, a bounded number of times.
+        """
+        for attempt in range(MAX_ATTEMPTS):
+            uow = UnitOfWork(self._find)
+            result = work(uow)
+            changed = uow.changed() if save_if(result) else []
+            if not changed:
+                return result, None
+            try:
+                return result, self._save(changed)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise UnavailableError("too much contention on these accounts; try again")
+
+    def _save(self, aggregates: list[Aggregate]) -> int | None:
+        recordings = self._guard(lambda: self.save(*aggregates), reraise=(IntegrityError,))
+        return max((r.notification.id for r in recordings), default=None)
+
+    def _guard(self, call: Callable[[], T], reraise: tuple[type[Exception], ...] = ()) -> T:
+        try:
+            return call()
+        except reraise:
+            raise
+        except (OperationalError, PersistenceError) as error:
+            raise UnavailableError(f"the store is unavailable: {type(error).__name__}") from error
+
+
+def _check_name(name: str) -> None:
+    if not name or not name.strip():
+        raise ValidationError("name", "must not be empty")
+    if len(name) > MAX_NAME:
+        raise ValidationError("name", f"is longer than {MAX_NAME} characters")

@@ -1,0 +1,220 @@
+"""The transaction types of SPEC §3 as commands: what a client asks, checked for shape on creation.
+
+A command's `content()` is its canonical form: the same request sent twice (even with
+timestamps in another zone) has the same content, which is how a retried transaction id is
+told apart from a conflicting one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+from uuid import UUID
+
+from ledger.errors import ValidationError
+
+MAX_MINUTES = 1_000_000  # no single transaction moves more than ~16,000 hours
+MAX_TEXT = 500
+
+
+def _positive_minutes(field: str, minutes: int) -> None:
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        raise ValidationError(field, "must be a whole number of minutes")
+    if not 1 <= minutes <= MAX_MINUTES:
+        raise ValidationError(field, f"must be between 1 and {MAX_MINUTES} minutes")
+
+
+def _aware(field: str, moment: datetime) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValidationError(field, "a timestamp needs a zone, e.g. 2026-03-05T09:00:00+08:00")
+
+
+def _text(field: str, value: str | None, required: bool = False) -> None:
+    if value is None:
+        if required:
+            raise ValidationError(field, "is required")
+        return
+    if required and not value.strip():
+        raise ValidationError(field, "must not be empty")
+    if len(value) > MAX_TEXT:
+        raise ValidationError(field, f"is longer than {MAX_TEXT} characters")
+
+
+def canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items()}
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: canonical(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+@dataclass(frozen=True)
+class Command:
+    type: ClassVar[str]
+    id: UUID
+
+    def content(self) -> dict[str, Any]:
+        """Everything the client asked but the id, canonicalised."""
+        body = {f.name: canonical(getattr(self, f.name)) for f in fields(self) if f.name != "id"}
+        return {"type": self.type, **body}
+
+    def fingerprint(self) -> str:
+        text = json.dumps(self.content(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordService(Command):
+    type: ClassVar[str] = "service_record"
+    volunteer_id: UUID
+    organization_id: UUID
+    category: str
+    started_at: datetime
+    ended_at: datetime
+    activity: str | None = None
+
+    def __post_init__(self) -> None:
+        _text("category", self.category, required=True)
+        _text("activity", self.activity)
+        _aware("started_at", self.started_at)
+        _aware("ended_at", self.ended_at)
+        if not 1 <= self.minutes <= 1440:
+            raise ValidationError(
+                "ended_at", "a service record lasts 1 to 1,440 whole minutes after started_at"
+            )
+
+    @property
+    def minutes(self) -> int:
+        return int((self.ended_at - self.started_at).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class DepositTimebank(Command):
+    type: ClassVar[str] = "timebank_deposit"
+    volunteer_id: UUID
+    organization_id: UUID
+    minutes: int
+    served_at: datetime
+    beneficiary_id: UUID | None = None
+
+    def __post_init__(self) -> None:
+        _positive_minutes("minutes", self.minutes)
+        _aware("served_at", self.served_at)
+
+
+@dataclass(frozen=True)
+class WithdrawTimebank(Command):
+    type: ClassVar[str] = "timebank_withdrawal"
+    volunteer_id: UUID
+    minutes: int
+    beneficiary_id: UUID | None = None
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        _positive_minutes("minutes", self.minutes)
+        _text("note", self.note)
+
+
+@dataclass(frozen=True)
+class TransferTimebank(Command):
+    type: ClassVar[str] = "timebank_transfer"
+    from_volunteer_id: UUID
+    to_volunteer_id: UUID
+    minutes: int
+    relation: str | None = None
+
+    def __post_init__(self) -> None:
+        _positive_minutes("minutes", self.minutes)
+        _text("relation", self.relation)
+        if self.from_volunteer_id == self.to_volunteer_id:
+            raise ValidationError("to_volunteer_id", "a transfer goes to another volunteer")
+
+
+@dataclass(frozen=True)
+class DonateTimebank(Command):
+    type: ClassVar[str] = "timebank_donation"
+    volunteer_id: UUID
+    minutes: int
+
+    def __post_init__(self) -> None:
+        _positive_minutes("minutes", self.minutes)
+
+
+@dataclass(frozen=True)
+class GrantTimebank(Command):
+    type: ClassVar[str] = "timebank_grant"
+    volunteer_id: UUID
+    minutes: int
+    reason: str
+
+    def __post_init__(self) -> None:
+        _positive_minutes("minutes", self.minutes)
+        _text("reason", self.reason, required=True)
+
+
+@dataclass(frozen=True)
+class RedemptionLine:
+    sku: str
+    quantity: int
+
+    def __post_init__(self) -> None:
+        if not self.sku or len(self.sku) > 64:
+            raise ValidationError("items.sku", "a sku is 1 to 64 characters")
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or not 1 <= self.quantity <= 10_000:
+            raise ValidationError("items.quantity", "must be a whole number from 1 to 10,000")
+
+
+@dataclass(frozen=True)
+class Redeem(Command):
+    type: ClassVar[str] = "redemption"
+    exchange_point_id: UUID
+    volunteer_id: UUID
+    items: tuple[RedemptionLine, ...]
+
+    def __post_init__(self) -> None:
+        if not self.items:
+            raise ValidationError("items", "a redemption takes at least one item")
+        if len(self.items) > 100:
+            raise ValidationError("items", "at most 100 lines")
+
+    def quantities(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for line in self.items:
+            totals[line.sku] = totals.get(line.sku, 0) + line.quantity
+        return totals
+
+
+@dataclass(frozen=True)
+class Reverse(Command):
+    type: ClassVar[str] = "reversal"
+    reverses: UUID
+    reason: str
+
+    def __post_init__(self) -> None:
+        _text("reason", self.reason, required=True)
+        if self.reverses == self.id:
+            raise ValidationError("reverses", "a transaction cannot reverse itself")
+
+
+COMMAND_TYPES: dict[str, type[Command]] = {
+    cls.type: cls
+    for cls in (
+        RecordService,
+        DepositTimebank,
+        WithdrawTimebank,
+        TransferTimebank,
+        DonateTimebank,
+        GrantTimebank,
+        Redeem,
+        Reverse,
+    )
+}

@@ -1,0 +1,71 @@
+"""A reward-exchange point (嘉许礼遇兑换点) with its items: price, stock and the star level they need."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import NotFoundError, OutOfStockError, StarLevelTooLowError
+
+
+class ExchangePoint(Aggregate):
+    @event("Registered")
+    def __init__(self, id: UUID, name: str, region_code: str, posted_by: dict[str, Any]) -> None:
+        self.name = name
+        self.region_code = region_code
+        # sku -> {"name", "price_minutes", "stock", "min_star"}
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def registration(self) -> dict[str, Any]:
+        return {"name": self.name, "region_code": self.region_code}
+
+    def put_item(
+        self, sku: str, name: str, price_minutes: int, stock: int, min_star: int, posted_by: dict[str, Any]
+    ) -> bool:
+        """Sets an item as given; records nothing when it is already so (PUT is idempotent)."""
+        item = {"name": name, "price_minutes": price_minutes, "stock": stock, "min_star": min_star}
+        if self.items.get(sku) == item:
+            return False
+        self._item_put(sku=sku, item=item, posted_by=posted_by)
+        return True
+
+    @event("ItemPut")
+    def _item_put(self, sku: str, item: dict[str, Any], posted_by: dict[str, Any]) -> None:
+        self.items[sku] = dict(item)
+
+    def take_stock(
+        self, transaction_id: UUID, quantities: dict[str, int], star_level: int, posted_by: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Takes the items for a redemption; answers the priced lines.
+
+        Every item must exist, allow this star level and be in stock, or nothing is taken.
+        """
+        lines = []
+        for sku, quantity in quantities.items():
+            item = self.items.get(sku)
+            if item is None:
+                raise NotFoundError(f"exchange point {self.id} has no item {sku!r}")
+            if star_level < item["min_star"]:
+                raise StarLevelTooLowError(
+                    f"item {sku!r} needs star level {item['min_star']}, the volunteer has {star_level}"
+                )
+            if item["stock"] < quantity:
+                raise OutOfStockError(f"item {sku!r}: {item['stock']} in stock, {quantity} asked")
+            lines.append({"sku": sku, "quantity": quantity, "price_minutes": item["price_minutes"]})
+        self._stock_taken(transaction_id=transaction_id, lines=lines, posted_by=posted_by)
+        return lines
+
+    @event("StockTaken")
+    def _stock_taken(self, transaction_id: UUID, lines: list[dict[str, Any]], posted_by: dict[str, Any]) -> None:
+        for line in lines:
+            self.items[line["sku"]]["stock"] -= line["quantity"]
+
+    @event("StockReturned")
+    def return_stock(
+        self, transaction_id: UUID, reversal_id: UUID, lines: list[dict[str, Any]], posted_by: dict[str, Any]
+    ) -> None:
+        for line in lines:
+            if line["sku"] in self.items:
+                self.items[line["sku"]]["stock"] += line["quantity"]

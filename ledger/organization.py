@@ -1,0 +1,19 @@
+"""An issuing organisation (civilisation office, civil-affairs bureau, volunteer organisation)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+
+class Organization(Aggregate):
+    @event("Registered")
+    def __init__(self, id: UUID, name: str, region_code: str, posted_by: dict[str, Any]) -> None:
+        self.name = name
+        self.region_code = region_code
+
+    def registration(self) -> dict[str, Any]:
+        """What the client chose when registering: compared on a repeated create."""
+        return {"name": self.name, "region_code": self.region_code}

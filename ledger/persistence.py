@@ -1,0 +1,109 @@
+"""The store: `HOUR_LEDGER_DATABASE_URL` mapped onto eventsourcing's settings, and the few
+look-ups eventsourcing's recorders do not offer (written here, in the persistence adapter,
+so that no other module holds SQL)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+DEFAULT_DATABASE_URL = "sqlite:///hour-ledger.sqlite3"
+
+
+class DatabaseUrlError(Exception):
+    """HOUR_LEDGER_DATABASE_URL cannot be used; the message says why, in one line."""
+
+
+def database_url(environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get("HOUR_LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def persistence_env(url: str) -> dict[str, str]:
+    """eventsourcing's environment for a database URL.
+
+    `sqlite:///relative.sqlite3`, `sqlite:////absolute/path.sqlite3`, `sqlite:///:memory:`;
+    `postgresql://user[:password]@host[:port]/dbname[?schema=name]`.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if parts.netloc or not path.startswith("/") or path == "/":
+            raise DatabaseUrlError(
+                f"HOUR_LEDGER_DATABASE_URL {url!r}: a SQLite URL is sqlite:///file.sqlite3 "
+                "(relative) or sqlite:////absolute/file.sqlite3"
+            )
+        dbname = path[1:]
+        if dbname == ":memory:":
+            dbname = "file::memory:?cache=shared"
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": dbname}
+    if parts.scheme in ("postgresql", "postgres"):
+        dbname = unquote(parts.path.lstrip("/"))
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            raise DatabaseUrlError(f"HOUR_LEDGER_DATABASE_URL {url!r}: the port is not a number") from None
+        if not parts.hostname or not dbname or "/" in dbname:
+            raise DatabaseUrlError(
+                f"HOUR_LEDGER_DATABASE_URL {url!r}: a PostgreSQL URL is "
+                "postgresql://user@host:5432/dbname"
+            )
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": parts.hostname,
+            "POSTGRES_PORT": str(port),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
+            "POSTGRES_POOL_SIZE": query.get("pool_size", ["10"])[0],
+            "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["20"])[0],
+            # Fail a request rather than hang when the pool is exhausted or a lock is held.
+            "POSTGRES_LOCK_TIMEOUT": query.get("lock_timeout", ["10"])[0],
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise DatabaseUrlError(
+        f"HOUR_LEDGER_DATABASE_URL {url!r}: use sqlite:///file.sqlite3 or "
+        "postgresql://user@host:5432/dbname"
+    )
+
+
+def is_postgres(recorder: ApplicationRecorder) -> bool:
+    return isinstance(recorder, PostgresApplicationRecorder)
+
+
+def event_position(recorder: ApplicationRecorder, originator_id: UUID, version: int) -> int | None:
+    """The notification id (position in the global log) of one stored event."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        from psycopg.sql import SQL, Identifier
+
+        statement = SQL(
+            "SELECT notification_id FROM {schema}.{table} "
+            "WHERE originator_id = %s AND originator_version = %s"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (originator_id, version))
+            row = curs.fetchone()
+            return int(row["notification_id"]) if row else None
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        with recorder.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid FROM {recorder.events_table_name} "  # noqa: S608 - table name is ours
+                "WHERE originator_id = ? AND originator_version = ?",
+                (originator_id.hex, version),
+            )
+            row = c.fetchone()
+            return int(row[0]) if row else None
+    return None

@@ -1,0 +1,266 @@
+"""Posting rules: how each transaction type changes the books, checked against the ledger's rules.
+
+Pure domain logic: it works on aggregates held by a `UnitOfWork` and does no I/O, so it is
+tested without a store. A command either changes every aggregate it names and yields one
+`Transaction`, or raises a `LedgerError` and the unit of work is thrown away.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ledger import transaction as accounts
+from ledger.actors import Actor, Role
+from ledger.commands import (
+    Command,
+    DepositTimebank,
+    DonateTimebank,
+    GrantTimebank,
+    RecordService,
+    Redeem,
+    Reverse,
+    TransferTimebank,
+    WithdrawTimebank,
+)
+from ledger.config import LedgerSettings
+from ledger.errors import (
+    AlreadyReversedError,
+    ForbiddenError,
+    NotReversibleError,
+    TimebankNotOpenError,
+    TransactionIdConflictError,
+    ValidationError,
+)
+from ledger.exchange_point import ExchangePoint
+from ledger.organization import Organization
+from ledger.pool import POOL_ID, CommunityPool
+from ledger.timebank import TimebankAccount
+from ledger.transaction import Transaction, leg
+from ledger.unit_of_work import UnitOfWork
+from ledger.volunteer import Volunteer
+
+PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
+UNAFFILIATED = "unaffiliated"
+
+Effect = tuple[list[dict[str, Any]], dict[str, Any]]
+
+
+class Posting:
+    """Applies one command to the aggregates of a unit of work."""
+
+    def __init__(self, uow: UnitOfWork, actor: Actor, settings: LedgerSettings, now: datetime) -> None:
+        self.uow = uow
+        self.actor = actor
+        self.settings = settings
+        self.now = now
+        self.by = actor.posted_by
+
+    def post(self, command: Command) -> tuple[Transaction, bool]:
+        """The transaction and whether it is new (False: the same id was posted before)."""
+        self._authorize(command)
+        existing = self.uow.find_any(command.id)
+        if existing is not None:
+            if isinstance(existing, Transaction) and existing.fingerprint == command.fingerprint():
+                return existing, False
+            raise TransactionIdConflictError(
+                f"transaction id {command.id} was already used for different content"
+            )
+        legs, details = self._apply(command)
+        posted = Transaction(
+            id=command.id,
+            type=command.type,
+            content=command.content(),
+            fingerprint=command.fingerprint(),
+            legs=legs,
+            details=details,
+            posted_by=self.by,
+        )
+        self.uow.add(posted)
+        return posted, True
+
+    # Authorisation -------------------------------------------------------------------
+
+    def _authorize(self, command: Command) -> None:
+        if self.actor.role is Role.EXCHANGE_POINT:
+            if not isinstance(command, Redeem):
+                raise ForbiddenError("an exchange_point key may post only redemptions")
+            if command.exchange_point_id != self.actor.exchange_point_id:
+                raise ForbiddenError("an exchange_point key may redeem only at its own exchange point")
+        else:
+            self.actor.may_write()
+        if self.actor.region_prefix:
+            for what, region_code in self._regions_involved(command):
+                self.actor.require_region(region_code, what)
+
+    def _regions_involved(self, command: Command) -> list[tuple[str, str]]:
+        if isinstance(command, Reverse):
+            original = self.uow.get(Transaction, command.reverses, "transaction")
+            content = dict(original.content)
+        else:
+            content = command.content()
+        regions = []
+        for field, cls, what in (
+            ("volunteer_id", Volunteer, "volunteer"),
+            ("from_volunteer_id", Volunteer, "volunteer"),
+            ("to_volunteer_id", Volunteer, "volunteer"),
+            ("organization_id", Organization, "organization"),
+            ("exchange_point_id", ExchangePoint, "exchange point"),
+        ):
+            if content.get(field):
+                entity = self.uow.get(cls, UUID(content[field]), what)
+                regions.append((f"{what} {entity.id}", entity.region_code))
+        return regions
+
+    # Effects ---------------------------------------------------------------------------
+
+    def _apply(self, command: Command) -> Effect:
+        rule: Callable[[Any], Effect] = {
+            RecordService: self._record_service,
+            DepositTimebank: self._deposit,
+            WithdrawTimebank: self._withdraw,
+            TransferTimebank: self._transfer,
+            DonateTimebank: self._donate,
+            GrantTimebank: self._grant,
+            Redeem: self._redeem,
+            Reverse: self._reverse,
+        }[type(command)]
+        return rule(command)
+
+    def _not_in_future(self, field: str, moment: datetime) -> None:
+        if moment > self.now:
+            raise ValidationError(field, f"{moment.isoformat()} is in the future")
+
+    def _timebank(self, volunteer_id: UUID) -> TimebankAccount:
+        self.uow.get(Volunteer, volunteer_id, "volunteer")
+        account = self.uow.find(TimebankAccount, TimebankAccount.id_for(volunteer_id))
+        if account is None:
+            raise TimebankNotOpenError(f"volunteer {volunteer_id} has no open time-bank account")
+        return account
+
+    def _pool(self) -> CommunityPool:
+        pool = self.uow.find(CommunityPool, POOL_ID)
+        if pool is None:
+            pool = CommunityPool(id=POOL_ID)
+            self.uow.add(pool)
+        return pool
+
+    def _record_service(self, c: RecordService) -> Effect:
+        self._not_in_future("ended_at", c.ended_at)
+        volunteer = self.uow.get(Volunteer, c.volunteer_id, "volunteer")
+        self.uow.get(Organization, c.organization_id, "organization")
+        volunteer.record_service(c.id, c.started_at, c.ended_at, c.minutes, self.by)
+        return [
+            leg(accounts.volunteer_service(c.volunteer_id), c.minutes),
+            leg(accounts.org_service(c.organization_id), -c.minutes),
+        ], {"minutes": c.minutes}
+
+    def _deposit(self, c: DepositTimebank) -> Effect:
+        self._not_in_future("served_at", c.served_at)
+        account = self._timebank(c.volunteer_id)
+        self.uow.get(Organization, c.organization_id, "organization")
+        account.credit(c.id, c.minutes, self.settings.timebank_cap_minutes, c.type, self.by)
+        return [
+            leg(accounts.volunteer_timebank(c.volunteer_id), c.minutes),
+            leg(accounts.org_timebank(c.organization_id), -c.minutes),
+        ], {"minutes": c.minutes}
+
+    def _withdraw(self, c: WithdrawTimebank) -> Effect:
+        account = self._timebank(c.volunteer_id)
+        volunteer = self.uow.get(Volunteer, c.volunteer_id, "volunteer")
+        account.debit(c.id, c.minutes, c.type, self.by)
+        # The hours go back to the organisation the volunteer belongs to, which serves them.
+        settled_by = volunteer.organization_id or UNAFFILIATED
+        return [
+            leg(accounts.volunteer_timebank(c.volunteer_id), -c.minutes),
+            leg(accounts.org_timebank(settled_by), c.minutes),
+        ], {"minutes": c.minutes, "settled_by": str(settled_by)}
+
+    def _transfer(self, c: TransferTimebank) -> Effect:
+        source = self._timebank(c.from_volunteer_id)
+        target = self._timebank(c.to_volunteer_id)
+        source.debit(c.id, c.minutes, c.type, self.by)
+        target.credit(c.id, c.minutes, self.settings.timebank_cap_minutes, c.type, self.by)
+        return [
+            leg(accounts.volunteer_timebank(c.from_volunteer_id), -c.minutes),
+            leg(accounts.volunteer_timebank(c.to_volunteer_id), c.minutes),
+        ], {"minutes": c.minutes}
+
+    def _donate(self, c: DonateTimebank) -> Effect:
+        account = self._timebank(c.volunteer_id)
+        account.debit(c.id, c.minutes, c.type, self.by)
+        self._pool().receive(c.id, c.minutes, self.by)
+        return [
+            leg(accounts.volunteer_timebank(c.volunteer_id), -c.minutes),
+            leg(accounts.POOL, c.minutes),
+        ], {"minutes": c.minutes}
+
+    def _grant(self, c: GrantTimebank) -> Effect:
+        account = self._timebank(c.volunteer_id)
+        self._pool().give(c.id, c.minutes, self.by)
+        account.credit(c.id, c.minutes, self.settings.timebank_cap_minutes, c.type, self.by)
+        return [
+            leg(accounts.POOL, -c.minutes),
+            leg(accounts.volunteer_timebank(c.volunteer_id), c.minutes),
+        ], {"minutes": c.minutes}
+
+    def _redeem(self, c: Redeem) -> Effect:
+        volunteer = self.uow.get(Volunteer, c.volunteer_id, "volunteer")
+        point = self.uow.get(ExchangePoint, c.exchange_point_id, "exchange point")
+        star = volunteer.star_level(self.settings.star_thresholds_minutes)
+        lines = point.take_stock(c.id, c.quantities(), star, self.by)
+        total = sum(line["price_minutes"] * line["quantity"] for line in lines)
+        if total > 0:
+            volunteer.redeem(c.id, total, self.by)
+        pickup_code = "".join(secrets.choice(PICKUP_ALPHABET) for _ in range(6))
+        return [
+            leg(accounts.volunteer_service(c.volunteer_id), -total),
+            leg(accounts.exchange_point(c.exchange_point_id), total),
+        ], {"minutes": total, "lines": lines, "pickup_code": pickup_code}
+
+    def _reverse(self, c: Reverse) -> Effect:
+        original = self.uow.get(Transaction, c.reverses, "transaction")
+        if original.type == Reverse.type:
+            raise NotReversibleError(f"transaction {original.id} is a reversal and cannot be reversed")
+        if original.reversed_by is not None:
+            raise AlreadyReversedError(
+                f"transaction {original.id} was already reversed by {original.reversed_by}"
+            )
+        self._undo(original, c.id)
+        original.mark_reversed(c.id, self.by)
+        legs = [leg(entry["account"], -entry["minutes"]) for entry in original.legs]
+        return legs, {"minutes": original.details.get("minutes", 0), "reverses": str(original.id)}
+
+    def _undo(self, original: Transaction, reversal_id: UUID) -> None:
+        content, minutes = original.content, original.details["minutes"]
+        cap = self.settings.timebank_cap_minutes
+        entry = Reverse.type
+        if original.type == RecordService.type:
+            volunteer = self.uow.get(Volunteer, UUID(content["volunteer_id"]), "volunteer")
+            volunteer.reverse_service(original.id, reversal_id, minutes, self.by)
+        elif original.type == Redeem.type:
+            volunteer = self.uow.get(Volunteer, UUID(content["volunteer_id"]), "volunteer")
+            point = self.uow.get(ExchangePoint, UUID(content["exchange_point_id"]), "exchange point")
+            if minutes > 0:
+                volunteer.reverse_redemption(original.id, reversal_id, minutes, self.by)
+            point.return_stock(original.id, reversal_id, original.details["lines"], self.by)
+        elif original.type == DepositTimebank.type:
+            self._timebank(UUID(content["volunteer_id"])).debit(reversal_id, minutes, entry, self.by)
+        elif original.type == WithdrawTimebank.type:
+            self._timebank(UUID(content["volunteer_id"])).credit(reversal_id, minutes, cap, entry, self.by)
+        elif original.type == TransferTimebank.type:
+            self._timebank(UUID(content["to_volunteer_id"])).debit(reversal_id, minutes, entry, self.by)
+            self._timebank(UUID(content["from_volunteer_id"])).credit(
+                reversal_id, minutes, cap, entry, self.by
+            )
+        elif original.type == DonateTimebank.type:
+            self._pool().give(reversal_id, minutes, self.by)
+            self._timebank(UUID(content["volunteer_id"])).credit(reversal_id, minutes, cap, entry, self.by)
+        elif original.type == GrantTimebank.type:
+            self._timebank(UUID(content["volunteer_id"])).debit(reversal_id, minutes, entry, self.by)
+            self._pool().receive(reversal_id, minutes, self.by)
+        else:  # pragma: no cover - every type is listed above
+            raise NotReversibleError(f"transaction type {original.type} cannot be reversed")

@@ -1,0 +1,83 @@
+"""A posted transaction: its double-entry legs, who posted it, and whether it was reversed.
+
+The aggregate's id is the client-chosen transaction id, so the store itself refuses a
+second transaction with that id: it is saved in the same store transaction as the
+accounts it changes, and two processes posting one id can never both succeed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import LedgerError
+
+
+class UnbalancedLegsError(LedgerError):
+    """A programming error: the legs of a transaction must sum to zero."""
+
+
+class Transaction(Aggregate):
+    @event("Posted")
+    def __init__(
+        self,
+        id: UUID,
+        type: str,
+        content: dict[str, Any],
+        fingerprint: str,
+        legs: list[dict[str, Any]],
+        details: dict[str, Any],
+        posted_by: dict[str, Any],
+    ) -> None:
+        if sum(leg["minutes"] for leg in legs) != 0:
+            raise UnbalancedLegsError(f"legs of transaction {id} do not sum to zero: {legs}")
+        self.type = type
+        self.content = content
+        self.fingerprint = fingerprint
+        self.legs = legs
+        self.details = details
+        self.posted_by = posted_by
+        self.reversed_by: UUID | None = None
+
+    @property
+    def posted_at(self) -> datetime:
+        return self.created_on
+
+    @property
+    def reverses(self) -> UUID | None:
+        reverses = self.content.get("reverses")
+        return UUID(reverses) if reverses else None
+
+    @event("Reversed")
+    def mark_reversed(self, reversal_id: UUID, posted_by: dict[str, Any]) -> None:
+        self.reversed_by = reversal_id
+
+
+def leg(account: str, minutes: int) -> dict[str, Any]:
+    return {"account": account, "minutes": minutes}
+
+
+def volunteer_service(volunteer_id: UUID) -> str:
+    return f"volunteer:{volunteer_id}:service"
+
+
+def volunteer_timebank(volunteer_id: UUID) -> str:
+    return f"volunteer:{volunteer_id}:timebank"
+
+
+def org_service(organization_id: UUID) -> str:
+    return f"org:{organization_id}:service"
+
+
+def org_timebank(organization_id: UUID | str) -> str:
+    return f"org:{organization_id}:timebank"
+
+
+def exchange_point(point_id: UUID) -> str:
+    return f"point:{point_id}"
+
+
+POOL = "pool"

@@ -1,0 +1,125 @@
+"""A volunteer and the `service` book: earned and redeemed minutes, and the periods served."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import InsufficientBalanceError, OverlappingServiceError
+from ledger.stars import star_level
+
+
+class Volunteer(Aggregate):
+    @event("Registered")
+    def __init__(
+        self,
+        id: UUID,
+        name: str,
+        region_code: str,
+        organization_id: UUID | None,
+        birth_year: int | None,
+        id_number_hash: str | None,
+        posted_by: dict[str, Any],
+    ) -> None:
+        self.name = name
+        self.region_code = region_code
+        self.organization_id = organization_id
+        self.birth_year = birth_year
+        self.id_number_hash = id_number_hash
+        self.earned_minutes = 0
+        self.redeemed_minutes = 0
+        # Unreversed service periods by transaction id: the overlap rule reads them.
+        self.service_periods: dict[str, list[datetime]] = {}
+
+    @property
+    def available_minutes(self) -> int:
+        return self.earned_minutes - self.redeemed_minutes
+
+    def star_level(self, thresholds_minutes: Sequence[int]) -> int:
+        return star_level(self.earned_minutes, thresholds_minutes)
+
+    def registration(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "region_code": self.region_code,
+            "organization_id": self.organization_id,
+            "birth_year": self.birth_year,
+            "id_number_hash": self.id_number_hash,
+        }
+
+    def record_service(
+        self,
+        transaction_id: UUID,
+        started_at: datetime,
+        ended_at: datetime,
+        minutes: int,
+        posted_by: dict[str, Any],
+    ) -> None:
+        for other_id, (other_start, other_end) in self.service_periods.items():
+            if started_at < other_end and other_start < ended_at:
+                raise OverlappingServiceError(
+                    f"service from {started_at.isoformat()} to {ended_at.isoformat()} overlaps "
+                    f"service record {other_id} ({other_start.isoformat()} to {other_end.isoformat()})"
+                )
+        self._service_recorded(
+            transaction_id=transaction_id,
+            started_at=started_at,
+            ended_at=ended_at,
+            minutes=minutes,
+            posted_by=posted_by,
+        )
+
+    @event("ServiceRecorded")
+    def _service_recorded(
+        self,
+        transaction_id: UUID,
+        started_at: datetime,
+        ended_at: datetime,
+        minutes: int,
+        posted_by: dict[str, Any],
+    ) -> None:
+        self.earned_minutes += minutes
+        self.service_periods[str(transaction_id)] = [started_at, ended_at]
+
+    def reverse_service(
+        self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: dict[str, Any]
+    ) -> None:
+        if self.available_minutes < minutes:
+            raise InsufficientBalanceError(
+                f"cannot take back {minutes} earned minutes: {self.redeemed_minutes} of "
+                f"{self.earned_minutes} are already redeemed, {self.available_minutes} available"
+            )
+        self._service_reversed(
+            transaction_id=transaction_id,
+            reversal_id=reversal_id,
+            minutes=minutes,
+            posted_by=posted_by,
+        )
+
+    @event("ServiceReversed")
+    def _service_reversed(
+        self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: dict[str, Any]
+    ) -> None:
+        self.earned_minutes -= minutes
+        self.service_periods.pop(str(transaction_id), None)
+
+    def redeem(self, transaction_id: UUID, minutes: int, posted_by: dict[str, Any]) -> None:
+        if self.available_minutes < minutes:
+            raise InsufficientBalanceError(
+                f"redemption costs {minutes} minutes, {self.available_minutes} available"
+            )
+        self._redeemed(transaction_id=transaction_id, minutes=minutes, posted_by=posted_by)
+
+    @event("Redeemed")
+    def _redeemed(self, transaction_id: UUID, minutes: int, posted_by: dict[str, Any]) -> None:
+        self.redeemed_minutes += minutes
+
+    @event("RedemptionReversed")
+    def reverse_redemption(
+        self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: dict[str, Any]
+    ) -> None:
+        self.redeemed_minutes -= minutes
