@@ -99,6 +99,18 @@ class HourLedger(Application[UUID]):
         super().__init__(env=env)
         self.settings = settings or LedgerSettings.from_env(env)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._saved_listeners: list[Callable[[int], None]] = []
+
+    def on_saved(self, listener: Callable[[int], None]) -> None:
+        """Calls `listener(position)` after each save by this process: a follower in the same
+        process wakes at once instead of waiting for its next poll."""
+        self._saved_listeners.append(listener)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        if recordings and self._saved_listeners:
+            position = max(r.notification.id for r in recordings)
+            for listener in self._saved_listeners:
+                listener(position)
 
     # Things ----------------------------------------------------------------------------
 
