@@ -19,13 +19,15 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 
-from ledger.actors import Actor, Role
+from ledger.actors import SYSTEM, Actor, Role
+from ledger.api_key import REGISTRY_ID, ApiKey, ApiKeyRegistry, hash_secret, key_id_of, new_secret
 from ledger.commands import Command
 from ledger.config import LedgerSettings
 from ledger.errors import (
     LedgerError,
     TimebankAlreadyOpenError,
     TransactionIdConflictError,
+    UnauthorizedError,
     UnavailableError,
     ValidationError,
 )
@@ -220,6 +222,95 @@ class HourLedger(Application[UUID]):
             return point
 
         return self._run(put)[0]
+
+    # API keys --------------------------------------------------------------------------
+
+    def issue_api_key(
+        self,
+        actor: Actor,
+        role: Role,
+        name: str,
+        region_prefix: str | None = None,
+        exchange_point_id: UUID | None = None,
+    ) -> tuple[ApiKey, str]:
+        """A new key and its secret: the secret is shown once and only its hash is kept."""
+        actor.require_role(Role.ADMIN)
+        _check_name(name)
+        if region_prefix is not None:
+            if role not in (Role.OPERATOR, Role.AUDITOR):
+                raise ValidationError("region_code", "only operator and auditor keys take a region scope")
+            check_region_code(region_prefix, "region_code")
+        if role is Role.EXCHANGE_POINT:
+            if exchange_point_id is None:
+                raise ValidationError("exchange_point_id", "an exchange_point key is bound to one exchange point")
+            self.get_exchange_point(exchange_point_id)
+        elif exchange_point_id is not None:
+            raise ValidationError("exchange_point_id", "only exchange_point keys are bound to a point")
+        issued = self._issue_api_key(actor, role, name, region_prefix, exchange_point_id)
+        assert issued is not None  # only a first-key bootstrap can decline
+        return issued
+
+    def _issue_api_key(
+        self,
+        actor: Actor,
+        role: Role,
+        name: str,
+        region_prefix: str | None,
+        exchange_point_id: UUID | None,
+        only_if_first: bool = False,
+    ) -> tuple[ApiKey, str] | None:
+        key_id = uuid4()
+        secret = new_secret(key_id)
+
+        def issue(uow: UnitOfWork) -> ApiKey | None:
+            registry = uow.find(ApiKeyRegistry, REGISTRY_ID)
+            if registry is None:
+                registry = ApiKeyRegistry(id=REGISTRY_ID)
+                uow.add(registry)
+            elif only_if_first and registry.key_ids:
+                return None
+            key = ApiKey(
+                id=key_id,
+                role=role.value,
+                name=name,
+                region_prefix=region_prefix,
+                exchange_point_id=exchange_point_id,
+                secret_hash=hash_secret(secret),
+                posted_by=actor.posted_by,
+            )
+            registry.add(key_id)
+            uow.add(key)
+            return key
+
+        key, _ = self._run(issue)
+        return None if key is None else (key, secret)
+
+    def bootstrap_admin_key(self) -> str | None:
+        """With no keys yet, issues an admin key and answers its secret; else None.
+
+        Several processes starting together create exactly one: the registry's version
+        decides which."""
+        issued = self._issue_api_key(SYSTEM, Role.ADMIN, "first admin", None, None, only_if_first=True)
+        return None if issued is None else issued[1]
+
+    def revoke_api_key(self, actor: Actor, key_id: UUID) -> ApiKey:
+        actor.require_role(Role.ADMIN)
+
+        def revoke(uow: UnitOfWork) -> ApiKey:
+            key = uow.get(ApiKey, key_id, "api key")
+            if not key.revoked:
+                key.revoke(actor.posted_by)
+            return key
+
+        return self._run(revoke)[0]
+
+    def authenticate(self, secret: str) -> Actor:
+        """The actor behind a bearer secret. Unknown, malformed and revoked keys look alike."""
+        key_id = key_id_of(secret)
+        key = self._find(key_id) if key_id else None
+        if not isinstance(key, ApiKey) or not key.matches(secret) or key.revoked:
+            raise UnauthorizedError("unknown or revoked API key")
+        return key.actor()
 
     # Transactions ----------------------------------------------------------------------
 

@@ -79,3 +79,9 @@ class UnavailableError(LedgerError):
     """The store could not be reached, or contention outlasted every retry."""
 
     code = "unavailable"
+
+
+class UnauthorizedError(LedgerError):
+    """No key, an unknown key, or a revoked key."""
+
+    code = "unauthorized"
