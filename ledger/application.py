@@ -35,7 +35,7 @@ from ledger.exchange_point import ExchangePoint
 from ledger.organization import Organization
 from ledger.persistence import database_url, event_position, persistence_env
 from ledger.pool import POOL_ID, CommunityPool
-from ledger.posting import Posting
+from ledger.posting import Posting, regions_involved
 from ledger.regions import check_region_code
 from ledger.timebank import TimebankAccount
 from ledger.transaction import Transaction
@@ -387,6 +387,13 @@ class HourLedger(Application[UUID]):
             timebank_open=account is not None,
             timebank_balance_minutes=account.balance_minutes if account else 0,
         )
+
+    def regions_of(self, transaction: Transaction) -> list[tuple[str, str]]:
+        """What a transaction touches and where: a region-scoped reader must cover all of it."""
+        uow = UnitOfWork(self._find)
+        if transaction.reverses is not None:
+            transaction = uow.get(Transaction, transaction.reverses, "transaction")
+        return regions_involved(uow, transaction.content)
 
     def position_of(self, aggregate_id: UUID, version: int = 1) -> int | None:
         """Where an aggregate's event stands in the global log (its creation, by default)."""

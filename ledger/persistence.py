@@ -107,3 +107,30 @@ def event_position(recorder: ApplicationRecorder, originator_id: UUID, version: 
             row = c.fetchone()
             return int(row[0]) if row else None
     return None
+
+
+class StoreUnreachableError(Exception):
+    """The configured database cannot be reached; the message says why, in one line."""
+
+
+def check_reachable(env: Mapping[str, str]) -> None:
+    """Connects once, so that a wrong host, port, database or password is named plainly
+    instead of surfacing later as a pool time-out."""
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        return
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=env.get("POSTGRES_PORT", "5432"),
+            user=env["POSTGRES_USER"],
+            password=env.get("POSTGRES_PASSWORD") or None,
+            connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT") or 5),
+        ) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        where = f"{env['POSTGRES_HOST']}:{env.get('POSTGRES_PORT', '5432')}/{env['POSTGRES_DBNAME']}"
+        raise StoreUnreachableError(f"cannot reach PostgreSQL at {where}: {reason}") from None

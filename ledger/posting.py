@@ -49,6 +49,23 @@ UNAFFILIATED = "unaffiliated"
 Effect = tuple[list[dict[str, Any]], dict[str, Any]]
 
 
+def regions_involved(uow: UnitOfWork, content: dict[str, Any]) -> list[tuple[str, str]]:
+    """The volunteers, organisation and exchange point a transaction's content names, with
+    their regions: a region-scoped key must cover every one of them."""
+    regions = []
+    for field, cls, what in (
+        ("volunteer_id", Volunteer, "volunteer"),
+        ("from_volunteer_id", Volunteer, "volunteer"),
+        ("to_volunteer_id", Volunteer, "volunteer"),
+        ("organization_id", Organization, "organization"),
+        ("exchange_point_id", ExchangePoint, "exchange point"),
+    ):
+        if content.get(field):
+            entity = uow.get(cls, UUID(str(content[field])), what)
+            regions.append((f"{what} {entity.id}", entity.region_code))
+    return regions
+
+
 class Posting:
     """Applies one command to the aggregates of a unit of work."""
 
@@ -99,21 +116,8 @@ class Posting:
     def _regions_involved(self, command: Command) -> list[tuple[str, str]]:
         if isinstance(command, Reverse):
             original = self.uow.get(Transaction, command.reverses, "transaction")
-            content = dict(original.content)
-        else:
-            content = command.content()
-        regions = []
-        for field, cls, what in (
-            ("volunteer_id", Volunteer, "volunteer"),
-            ("from_volunteer_id", Volunteer, "volunteer"),
-            ("to_volunteer_id", Volunteer, "volunteer"),
-            ("organization_id", Organization, "organization"),
-            ("exchange_point_id", ExchangePoint, "exchange point"),
-        ):
-            if content.get(field):
-                entity = self.uow.get(cls, UUID(content[field]), what)
-                regions.append((f"{what} {entity.id}", entity.region_code))
-        return regions
+            return regions_involved(self.uow, original.content)
+        return regions_involved(self.uow, command.content())
 
     # Effects ---------------------------------------------------------------------------
 

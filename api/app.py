@@ -1,0 +1,86 @@
+"""The FastAPI application: a thin layer that turns HTTP into the ledger's use cases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import problems
+from api.problems import problem, problem_response
+from api.routes import keys, reading, things, transactions
+from api.schemas import Health
+from ledger.application import HourLedger
+
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a batch of 1,000 transactions is well under 1 MiB
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses bodies over the cap with 413, whether or not they announce their length."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = problem(413, "validation_error", f"request body is larger than {self.limit} bytes")
+        await problem_response(body)(scope, receive, send)
+
+
+def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
+    """The API over `ledger`; with `follow_projections`, this process keeps the read models
+    up to date in a background thread while it serves."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(
+        title="Hour Ledger",
+        version="1.0",
+        description="Volunteer service hours and time banks (时间银行): an event-sourced ledger. "
+        "Amounts are integer minutes. Errors are RFC 9457 problem details.",
+        lifespan=lifespan,
+    )
+    app.state.ledger = ledger
+    problems.install(app)
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    def healthz() -> Any:
+        return {"status": "ok"}
+
+    for module in (things, transactions, reading, keys):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit)
+    return app

@@ -1,0 +1,97 @@
+"""`hour-ledger`: the service, API keys, and (mounted) projection and audit commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+from uuid import UUID
+
+import typer
+from rich.console import Console
+
+from ledger.actors import SYSTEM, Role
+from ledger.application import HourLedger
+from ledger.config import ConfigurationError, LedgerSettings
+from ledger.errors import LedgerError
+from ledger.persistence import (
+    DatabaseUrlError,
+    StoreUnreachableError,
+    check_reachable,
+    database_url,
+    persistence_env,
+)
+
+app = typer.Typer(help="Hour Ledger: volunteer service hours and time banks.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="api-keys")
+
+err = Console(stderr=True)
+
+
+def open_ledger() -> HourLedger:
+    """The ledger on HOUR_LEDGER_DATABASE_URL, or one clear line and exit code 2."""
+    try:
+        env = persistence_env(database_url())
+        LedgerSettings.from_env()
+        check_reachable(env)
+        return HourLedger(env={**os.environ, **env})
+    except (DatabaseUrlError, ConfigurationError, StoreUnreachableError) as error:
+        err.print(f"[red]hour-ledger:[/red] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    projections: Annotated[
+        bool, typer.Option("--projections/--no-projections", help="Follow the log for read models in this service.")
+    ] = True,
+) -> None:
+    """Serve the HTTP API. With no keys yet, creates an admin key and prints it once."""
+    import uvicorn
+
+    from api.server import PROJECTIONS_ENV
+
+    ledger = open_ledger()
+    secret = ledger.bootstrap_admin_key()
+    ledger.close()
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    out = Console()
+    out.print(f"Hour Ledger on {database_url()}", highlight=False)
+    out.print(f"  API      {base}/v1\n  docs     {base}/docs\n  health   {base}/healthz", highlight=False)
+    if secret:
+        out.print("First admin key (shown once; keep it):", highlight=False)
+        print(secret, flush=True)
+    os.environ[PROJECTIONS_ENV] = "in-process" if projections else "off"
+    uvicorn.run("api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@keys_app.command("create")
+def create_key(
+    role: Annotated[Role, typer.Option(help="admin, operator, exchange_point or auditor.")],
+    name: Annotated[str, typer.Option(help="Who holds the key.")],
+    region: Annotated[Optional[str], typer.Option(help="Region prefix the key is limited to.")] = None,
+    exchange_point: Annotated[Optional[UUID], typer.Option(help="The exchange point an exchange_point key acts for.")] = None,
+) -> None:
+    """Create an API key; the secret is the last line printed."""
+    ledger = open_ledger()
+    try:
+        key, secret = ledger.issue_api_key(SYSTEM, role, name, region_prefix=region, exchange_point_id=exchange_point)
+    except LedgerError as error:
+        err.print(f"[red]hour-ledger:[/red] {error.detail}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    finally:
+        ledger.close()
+    Console().print(f"{key.role} key {key.id} for {key.name}", highlight=False)
+    print(secret)
+
+
+def main() -> None:
+    app(prog_name="hour-ledger")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""API keys: issued and revoked by admins; the secret is shown once."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from api import views
+from api.auth import ActorDep, LedgerDep
+from api.routes import problems
+from api.schemas import ApiKeyIn, ApiKeyOut
+
+router = APIRouter(prefix="/v1", tags=["api keys"])
+
+
+@router.post("/api-keys", status_code=201, response_model=ApiKeyOut, responses=problems(404))
+def issue_api_key(body: ApiKeyIn, actor: ActorDep, ledger: LedgerDep) -> Any:
+    key, secret = ledger.issue_api_key(
+        actor, body.role, body.name, region_prefix=body.region_code, exchange_point_id=body.exchange_point_id
+    )
+    return views.api_key(key, secret)
+
+
+@router.delete("/api-keys/{key_id}", status_code=204, response_class=Response, responses=problems(404))
+def revoke_api_key(key_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Response:
+    ledger.revoke_api_key(actor, key_id)
+    return Response(status_code=204)

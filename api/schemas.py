@@ -1,0 +1,298 @@
+"""Request bodies of SPEC §3 as pydantic models: unknown fields, wrong types and out-of-range
+values are refused here with a 422 naming the field, before the ledger sees anything."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from ledger.actors import Role
+from ledger.commands import COMMAND_TYPES, MAX_MINUTES, Command, RedemptionLine
+
+
+def _text_only(value: Any) -> Any:
+    # pydantic would read a bare number as a Unix time; SPEC wants RFC 3339 with a zone.
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string with a zone")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_text_only)]
+Minutes = Annotated[StrictInt, Field(ge=1, le=MAX_MINUTES)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=500)]
+Sku = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+RegionCode = Annotated[
+    StrictStr, Field(pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$", examples=["320830"])
+]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrganizationIn(Body):
+    name: Name
+    region_code: RegionCode
+    id: UUID | None = None
+
+
+class VolunteerIn(Body):
+    name: Name
+    region_code: RegionCode
+    organization_id: UUID | None = None
+    birth_year: Annotated[StrictInt, Field(ge=1900, le=2100)] | None = None
+    id_number: Annotated[StrictStr, Field(min_length=6, max_length=32)] | None = None
+    id: UUID | None = None
+
+
+class ExchangePointIn(Body):
+    name: Name
+    region_code: RegionCode
+    id: UUID | None = None
+
+
+class ItemIn(Body):
+    name: Name
+    price_minutes: Annotated[StrictInt, Field(ge=0, le=MAX_MINUTES)]
+    stock: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]
+    min_star: Annotated[StrictInt, Field(ge=0, le=5)] = 0
+
+
+class ApiKeyIn(Body):
+    role: Role
+    name: Name
+    region_code: RegionCode | None = None
+    exchange_point_id: UUID | None = None
+
+
+class CertificateIn(Body):
+    period_from: Timestamp | None = None
+    period_to: Timestamp | None = None
+
+
+# Transactions ------------------------------------------------------------------------
+
+
+class TransactionBody(Body):
+    id: UUID
+
+    def command(self) -> Command:
+        """The ledger's command for this body (the ledger checks the rules that span fields)."""
+        fields = self.model_dump(exclude={"type"})
+        if "items" in fields:
+            fields["items"] = tuple(RedemptionLine(**line) for line in fields["items"])
+        return COMMAND_TYPES[self.type](**fields)  # type: ignore[attr-defined]
+
+
+class ServiceRecordIn(TransactionBody):
+    type: Literal["service_record"]
+    volunteer_id: UUID
+    organization_id: UUID
+    category: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    started_at: Timestamp
+    ended_at: Timestamp
+    activity: Text | None = None
+
+
+class TimebankDepositIn(TransactionBody):
+    type: Literal["timebank_deposit"]
+    volunteer_id: UUID
+    organization_id: UUID
+    minutes: Minutes
+    served_at: Timestamp
+    beneficiary_id: UUID | None = None
+
+
+class TimebankWithdrawalIn(TransactionBody):
+    type: Literal["timebank_withdrawal"]
+    volunteer_id: UUID
+    minutes: Minutes
+    beneficiary_id: UUID | None = None
+    note: Text | None = None
+
+
+class TimebankTransferIn(TransactionBody):
+    type: Literal["timebank_transfer"]
+    from_volunteer_id: UUID
+    to_volunteer_id: UUID
+    minutes: Minutes
+    relation: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+
+
+class TimebankDonationIn(TransactionBody):
+    type: Literal["timebank_donation"]
+    volunteer_id: UUID
+    minutes: Minutes
+
+
+class TimebankGrantIn(TransactionBody):
+    type: Literal["timebank_grant"]
+    volunteer_id: UUID
+    minutes: Minutes
+    reason: Text
+
+
+class RedemptionLineIn(Body):
+    sku: Sku
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)]
+
+
+class RedemptionIn(TransactionBody):
+    type: Literal["redemption"]
+    exchange_point_id: UUID
+    volunteer_id: UUID
+    items: Annotated[list[RedemptionLineIn], Field(min_length=1, max_length=100)]
+
+
+class ReversalIn(TransactionBody):
+    type: Literal["reversal"]
+    reverses: UUID
+    reason: Text
+
+
+TransactionIn = Annotated[
+    Union[
+        ServiceRecordIn,
+        TimebankDepositIn,
+        TimebankWithdrawalIn,
+        TimebankTransferIn,
+        TimebankDonationIn,
+        TimebankGrantIn,
+        RedemptionIn,
+        ReversalIn,
+    ],
+    Field(discriminator="type"),
+]
+
+MAX_BATCH = 1000
+
+
+class BatchIn(Body):
+    # Items are validated one by one, so that one bad item answers its own 422.
+    transactions: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_BATCH)]
+    atomic: StrictBool = False
+
+
+# Responses ---------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+
+
+class Leg(BaseModel):
+    account: str
+    minutes: int
+
+
+class PostedBy(BaseModel):
+    key_id: UUID | None
+    name: str
+
+
+class TransactionOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: UUID
+    type: str
+    legs: list[Leg]
+    minutes: int
+    posted_at: datetime
+    posted_by: PostedBy
+    position: int | None
+    reversed_by: UUID | None
+    pickup_code: str | None = None
+
+
+class BatchItemOut(BaseModel):
+    status: int
+    transaction: TransactionOut | None = None
+    error: Problem | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItemOut]
+
+
+class OrganizationOut(BaseModel):
+    id: UUID
+    name: str
+    region_code: str
+    registered_at: datetime
+
+
+class ServiceBook(BaseModel):
+    earned_minutes: int
+    redeemed_minutes: int
+    available_minutes: int
+    star_level: int
+
+
+class TimebankBook(BaseModel):
+    open: bool
+    balance_minutes: int
+
+
+class BalanceOut(BaseModel):
+    service: ServiceBook
+    timebank: TimebankBook
+    as_of: datetime
+
+
+class VolunteerOut(BaseModel):
+    id: UUID
+    name: str
+    region_code: str
+    organization_id: UUID | None
+    birth_year: int | None
+    has_id_number: bool
+    registered_at: datetime
+    star_level: int
+    service: ServiceBook
+    timebank: TimebankBook
+
+
+class TimebankOut(BaseModel):
+    volunteer_id: UUID
+    open: bool
+    balance_minutes: int
+    opened_at: datetime
+    position: int | None
+
+
+class ItemOut(BaseModel):
+    sku: str
+    name: str
+    price_minutes: int
+    stock: int
+    min_star: int
+
+
+class ExchangePointOut(BaseModel):
+    id: UUID
+    name: str
+    region_code: str
+    registered_at: datetime
+    items: list[ItemOut]
+
+
+class ApiKeyOut(BaseModel):
+    id: UUID
+    role: Role
+    name: str
+    region_code: str | None
+    exchange_point_id: UUID | None
+    revoked: bool
+    secret: str | None = None
+
+
+class Health(BaseModel):
+    status: str
