@@ -89,6 +89,32 @@ def create_key(
     print(secret)
 
 
+@app.command()
+def demo(
+    scale: Annotated[int, typer.Option(min=1, max=10_000, help="100 volunteers (~7,500 events) per unit.")] = 1,
+    seed: Annotated[int, typer.Option(help="Another seed, another data set.")] = 2021,
+) -> None:
+    """Load a reproducible synthetic Jiangsu data set (Huai'an and Changzhou)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ledger.demo import load_demo
+
+    open_ledger().close()  # one clear line if the store is wrong
+    # The loader is the only writer while it runs, so aggregates may stay in memory between batches.
+    ledger = HourLedger(env={**os.environ, **persistence_env(database_url()),
+                             "AGGREGATE_CACHE_MAXSIZE": "1000000", "AGGREGATE_CACHE_FASTFORWARD": "n"})
+    columns = (TextColumn("demo"), BarColumn(), MofNCompleteColumn(), TextColumn("transactions"), TimeRemainingColumn())
+    with Progress(*columns) as bar:
+        task = bar.add_task("demo", total=None)
+        report = load_demo(ledger, scale=scale, seed=seed, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    Console().print(
+        f"{report.organizations} organisations, {report.volunteers} volunteers, {report.exchange_points} exchange points, "
+        f"{report.transactions} transactions ({report.refused} refused by the rules); log head {ledger.head_position()}",
+        highlight=False,
+    )
+    ledger.close()
+
+
 def main() -> None:
     app(prog_name="hour-ledger")
 

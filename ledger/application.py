@@ -33,7 +33,7 @@ from ledger.errors import (
 )
 from ledger.exchange_point import ExchangePoint
 from ledger.organization import Organization
-from ledger.persistence import database_url, event_position, persistence_env
+from ledger.persistence import database_url, event_position, persistence_env, stored_ids
 from ledger.pool import POOL_ID, CommunityPool
 from ledger.posting import Posting, regions_involved
 from ledger.regions import check_region_code
@@ -336,7 +336,10 @@ class HourLedger(Application[UUID]):
                     results.append(error)
             return results
 
+        ids = [command.id for command in commands]
+
         def post_all(uow: UnitOfWork) -> list[tuple[Transaction, bool]] | tuple[int, LedgerError]:
+            uow.seed_absent(set(ids) - self._guard(lambda: stored_ids(self.recorder, ids)))
             posting = Posting(uow, actor, self.settings, self.clock())
             done = []
             for index, command in enumerate(commands):

@@ -109,6 +109,39 @@ def event_position(recorder: ApplicationRecorder, originator_id: UUID, version: 
     return None
 
 
+def stored_ids(recorder: ApplicationRecorder, ids: list[UUID]) -> set[UUID]:
+    """Which of these aggregate ids have events in the store: one query for a whole batch."""
+    if not ids:
+        return set()
+    if isinstance(recorder, PostgresApplicationRecorder):
+        from psycopg.sql import SQL, Identifier
+
+        statement = SQL(
+            "SELECT DISTINCT originator_id FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (ids,))
+            return {UUID(str(row["originator_id"])) for row in curs.fetchall()}
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        found: set[UUID] = set()
+        with recorder.datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                c.execute(
+                    f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
+                    f"WHERE originator_id IN ({marks}) AND originator_version = 1",
+                    [i.hex for i in chunk],
+                )
+                found.update(UUID(hex=row[0]) for row in c.fetchall())
+        return found
+    return set(ids)  # unknown store: claim everything exists, so each id is looked up
+
+
 class StoreUnreachableError(Exception):
     """The configured database cannot be reached; the message says why, in one line."""
 

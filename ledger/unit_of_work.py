@@ -40,7 +40,15 @@ class UnitOfWork:
         return aggregate
 
     def add(self, aggregate: Aggregate) -> None:
+        # Added last, saved last: a posted transaction's event then follows the events of the
+        # accounts it changed, so its own position covers all of them (a replay answers it).
+        self._aggregates.pop(aggregate.id, None)
         self._aggregates[aggregate.id] = aggregate
+
+    def seed_absent(self, aggregate_ids: set[UUID]) -> None:
+        """Marks ids the store was seen not to hold, sparing a look-up each (batches use it)."""
+        for aggregate_id in aggregate_ids:
+            self._aggregates.setdefault(aggregate_id, None)
 
     def changed(self) -> list[Aggregate]:
         """Aggregates with events not yet saved, in the order they were first touched."""
