@@ -294,5 +294,14 @@ class ApiKeyOut(BaseModel):
     secret: str | None = None
 
 
+class DomainEventOut(BaseModel):
+    originator_id: UUID
+    originator_version: int
+    type: str
+    recorded_at: datetime
+    posted_by: PostedBy | None
+    data: dict[str, Any]
+
+
 class Health(BaseModel):
     status: str

@@ -105,3 +105,16 @@ def api_key(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
     if secret is not None:
         view["secret"] = secret
     return view
+
+
+def domain_event(event: Any) -> dict[str, Any]:
+    """A stored event as auditors read it: its identity, class, time and every attribute."""
+    attributes = {k: v for k, v in vars(event).items() if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")}
+    return {
+        "originator_id": event.originator_id,
+        "originator_version": event.originator_version,
+        "type": type(event).__qualname__,
+        "recorded_at": event.timestamp,
+        "posted_by": attributes.pop("posted_by", None),
+        "data": attributes,
+    }

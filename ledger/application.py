@@ -391,6 +391,14 @@ class HourLedger(Application[UUID]):
             timebank_balance_minutes=account.balance_minutes if account else 0,
         )
 
+    def volunteer_events(self, volunteer_id: UUID) -> list[Any]:
+        """The volunteer's own domain events and those of their time-bank account, in the order
+        they were recorded: what an auditor replays."""
+        self.get_volunteer(volunteer_id)
+        streams = [volunteer_id, TimebankAccount.id_for(volunteer_id)]
+        events = self._guard(lambda: [e for stream in streams for e in self.events.get(stream)])
+        return sorted(events, key=lambda e: (e.timestamp, e.originator_id == volunteer_id))
+
     def regions_of(self, transaction: Transaction) -> list[tuple[str, str]]:
         """What a transaction touches and where: a region-scoped reader must cover all of it."""
         uow = UnitOfWork(self._find)
