@@ -38,20 +38,32 @@ class BodyLimit:
                 await self._refuse(scope, receive, send)
                 return
         received = 0
+        too_large = refused = False
 
         async def counted() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
+        async def guarded(message: Message) -> None:
+            # FastAPI turns an error while reading the body into its own 400; answer 413 instead.
+            nonlocal refused
+            if not too_large:
+                await send(message)
+            elif not refused:
+                refused = True
+                await self._refuse(scope, receive, send)
+
         try:
-            await self.app(scope, counted, send)
+            await self.app(scope, counted, guarded)
         except BodyTooLarge:
-            await self._refuse(scope, receive, send)
+            if not refused:
+                await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = problem(413, "validation_error", f"request body is larger than {self.limit} bytes")
