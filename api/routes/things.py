@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 
 from api import views
 from api.auth import ActorDep, LedgerDep, require_reader
@@ -23,6 +23,9 @@ from api.schemas import (
 from ledger.actors import Role
 
 router = APIRouter(prefix="/v1", tags=["things"])
+
+# The same shape a redemption's `items[].sku` must have, or an item could be put but never redeemed.
+SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
 def _created(response: Response, created: bool) -> None:
@@ -89,7 +92,7 @@ def register_exchange_point(body: ExchangePointIn, actor: ActorDep, ledger: Ledg
 
 
 @router.put("/exchange-points/{exchange_point_id}/items/{sku}", response_model=ExchangePointOut, responses=problems(404))
-def put_item(exchange_point_id: UUID, sku: str, body: ItemIn, actor: ActorDep, ledger: LedgerDep) -> Any:
+def put_item(exchange_point_id: UUID, sku: SkuPath, body: ItemIn, actor: ActorDep, ledger: LedgerDep) -> Any:
     point = ledger.put_item(
         actor, exchange_point_id, sku, body.name, body.price_minutes, body.stock, body.min_star
     )
