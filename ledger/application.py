@@ -98,6 +98,9 @@ class HourLedger(Application[UUID]):
     ) -> None:
         if env is None or "PERSISTENCE_MODULE" not in env:
             env = {**persistence_env(database_url(env)), **(env or {})}
+        # Aggregates stay in memory between commands; each use fast-forwards them from the
+        # store (one query for the newer events), so other processes' writes are always seen.
+        env = {"AGGREGATE_CACHE_MAXSIZE": "10000", **env}
         super().__init__(env=env)
         self.settings = settings or LedgerSettings.from_env(env)
         self.clock = clock or (lambda: datetime.now(timezone.utc))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
@@ -32,8 +32,9 @@ class Volunteer(Aggregate):
         self.id_number_hash = id_number_hash
         self.earned_minutes = 0
         self.redeemed_minutes = 0
-        # Unreversed service periods by transaction id: the overlap rule reads them.
-        self.service_periods: dict[str, list[datetime]] = {}
+        # Unreversed service periods by transaction id, as [start, end) in epoch microseconds:
+        # the overlap rule reads them, and integers keep copying a long history cheap.
+        self.service_periods: dict[str, list[int]] = {}
 
     @property
     def available_minutes(self) -> int:
@@ -59,11 +60,12 @@ class Volunteer(Aggregate):
         minutes: int,
         posted_by: dict[str, Any],
     ) -> None:
+        start, end = _micros(started_at), _micros(ended_at)
         for other_id, (other_start, other_end) in self.service_periods.items():
-            if started_at < other_end and other_start < ended_at:
+            if start < other_end and other_start < end:
                 raise OverlappingServiceError(
                     f"service from {started_at.isoformat()} to {ended_at.isoformat()} overlaps "
-                    f"service record {other_id} ({other_start.isoformat()} to {other_end.isoformat()})"
+                    f"service record {other_id} ({_moment(other_start)} to {_moment(other_end)})"
                 )
         self._service_recorded(
             transaction_id=transaction_id,
@@ -83,7 +85,7 @@ class Volunteer(Aggregate):
         posted_by: dict[str, Any],
     ) -> None:
         self.earned_minutes += minutes
-        self.service_periods[str(transaction_id)] = [started_at, ended_at]
+        self.service_periods[str(transaction_id)] = [_micros(started_at), _micros(ended_at)]
 
     def reverse_service(
         self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: dict[str, Any]
@@ -123,3 +125,11 @@ class Volunteer(Aggregate):
         self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: dict[str, Any]
     ) -> None:
         self.redeemed_minutes -= minutes
+
+
+def _micros(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def _moment(micros: int) -> str:
+    return datetime.fromtimestamp(micros / 1_000_000, timezone.utc).isoformat()

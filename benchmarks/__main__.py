@@ -1,0 +1,18 @@
+"""`python -m benchmarks [name ...]`: runs the named benchmarks (all by default)."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import writes
+
+BENCHMARKS = {"writes": writes.run}
+
+
+def main(names: list[str]) -> None:
+    for name in names or list(BENCHMARKS):
+        BENCHMARKS[name]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
