@@ -319,6 +319,7 @@ class HourLedger(Application[UUID]):
 
     def post(self, actor: Actor, command: Command) -> Posted:
         def post(uow: UnitOfWork) -> tuple[Transaction, bool]:
+            uow.seed_absent({command.id} - self._guard(lambda: stored_ids(self.recorder, [command.id])))
             return Posting(uow, actor, self.settings, self.clock()).post(command)
 
         (transaction, created), position = self._run(post)
