@@ -72,6 +72,20 @@ class Registered:
 
 
 @dataclass(frozen=True)
+class Saved:
+    """Where one save put things in the global log: each aggregate's first new event."""
+
+    positions: dict[UUID, int]
+
+    def first_of(self, aggregate_id: UUID) -> int | None:
+        return self.positions.get(aggregate_id)
+
+    @property
+    def last(self) -> int | None:
+        return max(self.positions.values(), default=None)
+
+
+@dataclass(frozen=True)
 class Balance:
     earned_minutes: int
     redeemed_minutes: int
@@ -190,7 +204,7 @@ class HourLedger(Application[UUID]):
             raise TimebankAlreadyOpenError(f"volunteer {volunteer_id} already has a time-bank account")
         account = TimebankAccount(id=account_id, volunteer_id=volunteer_id, posted_by=actor.posted_by)
         try:
-            position = self._save([account])
+            position = self._save([account]).last
         except IntegrityError:
             raise TimebankAlreadyOpenError(
                 f"volunteer {volunteer_id} already has a time-bank account"
@@ -322,10 +336,8 @@ class HourLedger(Application[UUID]):
             uow.seed_absent({command.id} - self._guard(lambda: stored_ids(self.recorder, [command.id])))
             return Posting(uow, actor, self.settings, self.clock()).post(command)
 
-        (transaction, created), position = self._run(post)
-        if not created:
-            position = self.position_of(transaction.id)
-        return Posted(transaction, created, position)
+        (transaction, created), saved = self._run(post)
+        return Posted(transaction, created, saved.first_of(transaction.id) or self.position_of(transaction.id))
 
     def post_batch(
         self, actor: Actor, commands: Sequence[Command], atomic: bool
@@ -353,13 +365,12 @@ class HourLedger(Application[UUID]):
                     return index, error
             return done
 
-        outcome, position = self._run(post_all, save_if=lambda r: isinstance(r, list))
+        outcome, saved = self._run(post_all, save_if=lambda r: isinstance(r, list))
         if isinstance(outcome, tuple):
             failed_index, error = outcome
             return [error if i == failed_index else NotApplied(failed_index) for i in range(len(commands))]
-        return [
-            Posted(t, created, position if created else self.position_of(t.id)) for t, created in outcome
-        ]
+        # Each item's own position in the log (not the batch's last), as a replay of its id answers.
+        return [Posted(t, created, saved.first_of(t.id) or self.position_of(t.id)) for t, created in outcome]
 
     # Reading ---------------------------------------------------------------------------
 
@@ -444,7 +455,7 @@ class HourLedger(Application[UUID]):
                 raise TransactionIdConflictError(f"id {new_id} is already used for something else")
             aggregate = create(new_id)
             try:
-                return Registered(aggregate, True, self._save([aggregate]))
+                return Registered(aggregate, True, self._save([aggregate]).last)
             except IntegrityError:
                 if id is None:
                     raise
@@ -453,7 +464,7 @@ class HourLedger(Application[UUID]):
 
     def _run(
         self, work: Callable[[UnitOfWork], T], save_if: Callable[[T], bool] = lambda _: True
-    ) -> tuple[T, int | None]:
+    ) -> tuple[T, Saved]:
         """Runs a use case against fresh aggregates and saves what changed, all or nothing.
 
         A version conflict means another writer changed one of the aggregates since it was
@@ -464,16 +475,19 @@ class HourLedger(Application[UUID]):
             result = work(uow)
             changed = uow.changed() if save_if(result) else []
             if not changed:
-                return result, None
+                return result, Saved({})
             try:
                 return result, self._save(changed)
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise UnavailableError("too much contention on these accounts; try again")
 
-    def _save(self, aggregates: list[Aggregate]) -> int | None:
+    def _save(self, aggregates: list[Aggregate]) -> Saved:
         recordings = self._guard(lambda: self.save(*aggregates), reraise=(IntegrityError,))
-        return max((r.notification.id for r in recordings), default=None)
+        first: dict[UUID, int] = {}
+        for recording in recordings:
+            first.setdefault(recording.domain_event.originator_id, recording.notification.id)
+        return Saved(first)
 
     def _guard(self, call: Callable[[], T], reraise: tuple[type[Exception], ...] = ()) -> T:
         try:
