@@ -173,7 +173,7 @@ MAX_BATCH = 1000
 
 class BatchIn(Body):
     # Items are validated one by one, so that one bad item answers its own 422.
-    transactions: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_BATCH)]
+    transactions: Annotated[list[Any], Field(min_length=1, max_length=MAX_BATCH)]
     atomic: StrictBool = False
 
 
