@@ -1,0 +1,130 @@
+"""PostgreSQL dialect of the read-model store: the events' schema (POSTGRES_SCHEMA) and the
+ledger's connection pool, bulk writes with `unnest` (one statement per table per batch),
+snapshot reads (REPEATABLE READ), and LISTEN on the channel eventsourcing's
+`PostgresApplicationRecorder` NOTIFYs in every transaction that inserts events."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresTrackingRecorder
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
+
+from projections.schema import Table, physical
+from projections.sql_store import SqlReadModelStore
+
+TRACKING_TABLE = "rm_tracking"
+
+
+class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
+    kind = "postgres"
+    share_lock = " FOR SHARE"
+    update_lock = " FOR UPDATE"
+    supports_notifications = True
+
+    def __init__(self, datastore: PostgresDatastore, events: PostgresApplicationRecorder) -> None:
+        PostgresTrackingRecorder.__init__(self, datastore, tracking_table_name=TRACKING_TABLE)
+        self.schema = datastore.schema
+        self.channel = events.channel_name
+        # One advisory lock per schema serialises changes of generations.
+        self.lock_key = zlib.crc32(f"hour-ledger-read-models:{self.schema}".encode())
+
+    def _q(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"'
+
+    def _column_type(self, table: Table, column: str) -> str:
+        return "BIGINT" if table.kind(column) == "int" else 'TEXT COLLATE "C"'
+
+    def _array_type(self, table: Table, column: str) -> str:
+        return "bigint[]" if table.kind(column) == "int" else "text[]"
+
+    def _tracking_table(self) -> str:
+        return self._q(TRACKING_TABLE)
+
+    def _create_tracking_table(self) -> None:
+        PostgresTrackingRecorder.create_table(self)
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+    def _lock(self, cur: Any) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self.datastore.get_connection() as conn, conn.transaction():
+            yield conn.cursor(row_factory=tuple_row)
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
+            cur = conn.cursor(row_factory=tuple_row)
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield cur
+
+    # Bulk statements: arrays in, one round trip per table and batch.
+
+    def _unnest(self, table: Table, columns: Sequence[str]) -> str:
+        return "unnest(" + ", ".join(f"%s::{self._array_type(table, c)}" for c in columns) + ")"
+
+    @staticmethod
+    def _arrays(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+        return [[row[i] for row in rows] for i in range(width)]
+
+    def _upsert(self, cur: Any, generation: int, table: Table, rows: list[tuple[Any, ...]], additive: bool) -> None:
+        if not rows:
+            return
+        cols = table.column_names
+        source = f"SELECT * FROM {self._unnest(table, cols)}"
+        text = self._upsert_sql(generation, table, source, additive)
+        cur.execute(text, self._arrays(rows, len(cols)))
+
+    def _delete(
+        self, cur: Any, generation: int, table: Table, keys: list[tuple[Any, ...]], zero_only: bool
+    ) -> None:
+        if not keys:
+            return
+        match = " AND ".join(f"t.{c} = k.{c}" for c in table.key)
+        if zero_only:
+            match += "".join(f" AND t.{m} = 0" for m in table.measures)
+        text = (
+            f"DELETE FROM {self._q(physical(generation, table))} AS t "
+            f"USING {self._unnest(table, table.key)} AS k({', '.join(table.key)}) WHERE {match}"
+        )
+        cur.execute(text, self._arrays(keys, len(table.key)))
+
+    def _select_in(
+        self, cur: Any, generation: int, table: Table, columns: Sequence[str],
+        values: Sequence[tuple[Any, ...]], select: Sequence[str],
+    ) -> list[tuple[Any, ...]]:
+        if not values:
+            return []
+        match = " AND ".join(f"t.{c} = k.{c}" for c in columns)
+        distinct = sorted(set(values))
+        text = (
+            f"SELECT {', '.join('t.' + c for c in select)} FROM {self._q(physical(generation, table))} AS t "
+            f"JOIN {self._unnest(table, columns)} AS k({', '.join(columns)}) ON {match}"
+        )
+        cur.execute(text, self._arrays(distinct, len(columns)))
+        return [tuple(r) for r in cur.fetchall()]
+
+    # Notifications ------------------------------------------------------------------------
+
+    def listen(self, wake: threading.Event, stopping: threading.Event) -> None:
+        """LISTENs on the events table's channel (NOTIFY is sent by every inserting
+        transaction; PostgreSQL delivers it on commit). Reconnects after errors."""
+        while not stopping.is_set():
+            try:
+                with self.datastore.get_connection() as conn:
+                    conn.execute(SQL("LISTEN {0}").format(Identifier(self.channel)))
+                    wake.set()  # anything recorded while not listening
+                    while not stopping.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            wake.set()
+            except Exception:  # noqa: BLE001 - keep listening; followers also poll
+                stopping.wait(1.0)

@@ -1,0 +1,105 @@
+"""Follows HourLedger's notification log: pages of notifications in, one database transaction
+per projection and page out (the projection's rows and its tracking position together).
+
+Positions are notification ids. Reading `stop=head` after reading the head makes gaps
+harmless: PostgreSQL allocates ids under eventsourcing's table lock (commit order = id order;
+a rejected insert burns ids that never appear), SQLite writes one transaction at a time. So
+once the head is read, every id up to it that will ever exist is visible, and a page that
+returns fewer rows than asked moves the position to the head itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, Protocol
+
+from eventsourcing.utils import get_topic
+
+from projections.store import Changes, PositionConflict, ReadModelStore
+
+log = logging.getLogger("projections")
+
+DEFAULT_BATCH_SIZE = 2000
+
+
+class Projection(Protocol):
+    name: str
+    topics: tuple[type, ...]
+
+    def process(self, events: list[tuple[int, Any]], fetch: Any) -> Changes: ...
+
+
+class Runner:
+    """Brings one generation of the projections up to the head of the log."""
+
+    def __init__(
+        self,
+        ledger: Any,
+        store: ReadModelStore,
+        projections: Sequence[Projection],
+        generation: int,
+        state: str,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        on_batch: Callable[[str, int, int, int], None] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.projections = list(projections)
+        self.names = [p.name for p in self.projections]
+        self.generation = generation
+        self.state = state
+        self.batch_size = batch_size
+        self.on_batch = on_batch
+        self.topics = sorted({get_topic(cls) for p in self.projections for cls in p.topics})
+        self.positions = store.positions(generation, self.names)
+
+    @property
+    def position(self) -> int:
+        return min(self.positions.values())
+
+    def head(self) -> int:
+        return int(self.ledger.recorder.max_notification_id() or 0)
+
+    def step(self, head: int | None = None) -> bool:
+        """Processes one page; False when there was nothing left up to the head."""
+        head = self.head() if head is None else head
+        start = self.position
+        if start >= head:
+            return False
+        notifications = self.ledger.recorder.select_notifications(
+            start=start, limit=self.batch_size, stop=head, topics=self.topics, inclusive_of_start=False
+        )
+        end = notifications[-1].id if len(notifications) >= self.batch_size else head
+        mapper = self.ledger.mapper
+        events = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+        for projection in self.projections:
+            expected = self.positions[projection.name]
+            if expected >= end:
+                continue
+            todo = [(i, e) for i, e in events if i > expected]
+            changes = projection.process(todo, partial(self.store.fetch, self.generation))
+            try:
+                self.store.commit(self.generation, self.state, projection.name, expected, end, changes)
+            except PositionConflict:
+                # Another process wrote this batch (or more): take its position and go on.
+                log.info("%s@%s: position moved by another process", projection.name, self.generation)
+                self.positions = self.store.positions(self.generation, self.names)
+                return True
+            self.positions[projection.name] = end
+            if self.on_batch:
+                self.on_batch(projection.name, self.generation, end, len(todo))
+        return True
+
+    def run(self, progress: Callable[[int, int], None] | None = None, until: int | None = None) -> int:
+        """Steps until caught up with the head (read once per page); answers the position."""
+        while True:
+            head = self.head()
+            if until is not None:
+                head = min(head, until)
+            if not self.step(head):
+                break
+            if progress:
+                progress(self.position, max(head, self.position))
+        return self.position

@@ -1,0 +1,454 @@
+"""The read models' SQL, shared by both databases: generations, tracking, batch writes, reads.
+
+Written once in the SQL that SQLite and PostgreSQL both speak (placeholders are `?` here; the
+PostgreSQL dialect turns them into `%s`). The dialect modules add what differs: connections
+and transactions, qualified names, column types, bulk statements, locks, notifications.
+
+Tracking records live in the table of eventsourcing's tracking recorder (the dialect classes
+subclass `PostgresTrackingRecorder` / `SQLiteTrackingRecorder`), one row per projection and
+generation (`<projection>@<generation>`), moved by compare-and-set in the transaction that
+writes the projection's rows.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from projections.schema import (
+    ALL_TABLES,
+    BAL_ENTRY,
+    CUMULATIVE_MEASURES,
+    DAY_MEASURES,
+    ST_COUNT,
+    ST_DAY,
+    Table,
+    physical,
+)
+from projections.store import (
+    Changes,
+    GenerationChanged,
+    Grouping,
+    PositionConflict,
+    Reader,
+    ReadModelStore,
+    Spot,
+)
+
+GENERATIONS = "rm_generations"
+CHUNK = 500
+
+
+def tracking_name(name: str, generation: int) -> str:
+    return f"{name}@{generation}"
+
+
+class SqlReadModelStore(ReadModelStore):
+    share_lock = ""  # PostgreSQL: " FOR SHARE" (a switch waits for writers of the old generation)
+    update_lock = ""
+
+    # Dialect -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Any]:
+        """A write transaction: a DB-API cursor (rows as tuples)."""
+
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Any]:
+        """A read-only transaction seeing one snapshot."""
+
+    @abstractmethod
+    def _q(self, name: str) -> str:
+        """A table's name as statements must write it."""
+
+    @abstractmethod
+    def _column_type(self, table: Table, column: str) -> str: ...
+
+    @abstractmethod
+    def _tracking_table(self) -> str: ...
+
+    @abstractmethod
+    def _create_tracking_table(self) -> None: ...
+
+    def _sql(self, text: str) -> str:
+        return text
+
+    def _lock(self, cur: Any) -> None:
+        """Serialises changes of generations (SQLite: the write transaction already does)."""
+
+    def _execute(self, cur: Any, text: str, params: Sequence[Any] = ()) -> None:
+        cur.execute(self._sql(text), params)
+
+    def _upsert(self, cur: Any, generation: int, table: Table, rows: list[tuple[Any, ...]], additive: bool) -> None:
+        cols = table.column_names
+        values = ", ".join("?" for _ in cols)
+        self._execute_many(cur, self._upsert_sql(generation, table, f"VALUES ({values})", additive), rows)
+
+    def _upsert_sql(self, generation: int, table: Table, source: str, additive: bool) -> str:
+        cols = table.column_names
+        rest = [c for c in cols if c not in table.key]
+        if additive:
+            sets = ", ".join(f"{c} = cur.{c} + excluded.{c}" for c in rest)
+        else:
+            sets = ", ".join(f"{c} = excluded.{c}" for c in rest)
+        return (
+            f"INSERT INTO {self._q(physical(generation, table))} AS cur ({', '.join(cols)}) {source} "
+            f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {sets}"
+        )
+
+    def _delete(
+        self, cur: Any, generation: int, table: Table, keys: list[tuple[Any, ...]], zero_only: bool
+    ) -> None:
+        where = " AND ".join(f"{c} = ?" for c in table.key)
+        if zero_only:
+            where += "".join(f" AND {m} = 0" for m in table.measures)
+        self._execute_many(cur, f"DELETE FROM {self._q(physical(generation, table))} WHERE {where}", keys)
+
+    def _execute_many(self, cur: Any, text: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            cur.executemany(self._sql(text), rows)
+
+    def _select_in(
+        self, cur: Any, generation: int, table: Table, columns: Sequence[str],
+        values: Sequence[tuple[Any, ...]], select: Sequence[str],
+    ) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        name = self._q(physical(generation, table))
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start : start + CHUNK]
+            if len(columns) == 1:
+                marks = ", ".join("?" for _ in chunk)
+                where = f"{columns[0]} IN ({marks})"
+                params: list[Any] = [v[0] for v in chunk]
+            else:
+                row = "(" + ", ".join("?" for _ in columns) + ")"
+                where = f"({', '.join(columns)}) IN (VALUES {', '.join(row for _ in chunk)})"
+                params = [x for v in chunk for x in v]
+            self._execute(cur, f"SELECT {', '.join(select)} FROM {name} WHERE {where}", params)
+            out.extend(tuple(r) for r in cur.fetchall())
+        return out
+
+    # Generations -------------------------------------------------------------------------
+
+    def setup(self, names: Sequence[str]) -> int:
+        self._create_tracking_table()
+        with self._write() as cur:
+            self._lock(cur)
+            self._execute(
+                cur,
+                f"CREATE TABLE IF NOT EXISTS {self._q(GENERATIONS)} "
+                "(generation INTEGER PRIMARY KEY, state TEXT NOT NULL)",
+            )
+            current = self._current(cur)
+            if current is not None:
+                return current
+            generation = self._next_generation(cur)
+            self._create_generation(cur, generation, names, "current")
+            return generation
+
+    def _current(self, cur: Any) -> int | None:
+        self._execute(cur, f"SELECT generation FROM {self._q(GENERATIONS)} WHERE state = 'current'")
+        row = cur.fetchone()
+        return int(row[0]) if row else None
+
+    def _next_generation(self, cur: Any) -> int:
+        self._execute(cur, f"SELECT COALESCE(MAX(generation), 0) FROM {self._q(GENERATIONS)}")
+        return int(cur.fetchone()[0]) + 1
+
+    def _create_generation(self, cur: Any, generation: int, names: Sequence[str], state: str) -> None:
+        for table in ALL_TABLES:
+            name = physical(generation, table)
+            cols = ", ".join(f"{c} {self._column_type(table, c)}" for c in table.column_names)
+            self._execute(
+                cur,
+                f"CREATE TABLE IF NOT EXISTS {self._q(name)} ({cols}, PRIMARY KEY ({', '.join(table.key)}))",
+            )
+            for n, index in enumerate(table.indexes):
+                self._execute(
+                    cur, f"CREATE INDEX IF NOT EXISTS {name}_i{n} ON {self._q(name)} ({', '.join(index)})"
+                )
+        self._execute(
+            cur, f"INSERT INTO {self._q(GENERATIONS)} (generation, state) VALUES (?, ?)", (generation, state)
+        )
+        for projection in names:
+            self._execute(
+                cur,
+                f"INSERT INTO {self._tracking_table()} (application_name, notification_id) VALUES (?, 0) "
+                "ON CONFLICT (application_name) DO UPDATE SET notification_id = 0",
+                (tracking_name(projection, generation),),
+            )
+
+    def _drop_generation(self, cur: Any, generation: int, names: Sequence[str]) -> None:
+        for table in ALL_TABLES:
+            self._execute(cur, f"DROP TABLE IF EXISTS {self._q(physical(generation, table))}")
+        for projection in names:
+            self._execute(
+                cur,
+                f"DELETE FROM {self._tracking_table()} WHERE application_name = ?",
+                (tracking_name(projection, generation),),
+            )
+        self._execute(cur, f"DELETE FROM {self._q(GENERATIONS)} WHERE generation = ?", (generation,))
+
+    def generations(self) -> list[tuple[int, str]]:
+        with self._read() as cur:
+            self._execute(cur, f"SELECT generation, state FROM {self._q(GENERATIONS)} ORDER BY generation")
+            return [(int(g), s) for g, s in cur.fetchall()]
+
+    def generation_state(self, generation: int) -> str | None:
+        with self._read() as cur:
+            self._execute(
+                cur, f"SELECT state FROM {self._q(GENERATIONS)} WHERE generation = ?", (generation,)
+            )
+            row = cur.fetchone()
+            return row[0] if row else None
+
+    def begin_generation(self, names: Sequence[str]) -> int:
+        with self._write() as cur:
+            self._lock(cur)
+            self._execute(cur, f"SELECT generation FROM {self._q(GENERATIONS)} WHERE state = 'building'")
+            for (stale,) in cur.fetchall():
+                self._drop_generation(cur, int(stale), names)
+            generation = self._next_generation(cur)
+            self._create_generation(cur, generation, names, "building")
+            return generation
+
+    def switch_generation(self, generation: int, names: Sequence[str]) -> int | None:
+        with self._write() as cur:
+            self._lock(cur)
+            self._execute(
+                cur, f"SELECT generation, state FROM {self._q(GENERATIONS)}{self.update_lock}"
+            )
+            states = {int(g): s for g, s in cur.fetchall()}
+            if states.get(generation) != "building":
+                raise GenerationChanged(f"generation {generation} is no longer being built")
+            current = next((g for g, s in states.items() if s == "current"), None)
+            if current is not None:
+                if current > generation:
+                    raise GenerationChanged(f"generation {current} is newer than {generation}")
+                ours = self._positions(cur, generation, names)
+                theirs = self._positions(cur, current, names)
+                if any(ours[n] < theirs[n] for n in names):
+                    return None
+                self._execute(
+                    cur, f"UPDATE {self._q(GENERATIONS)} SET state = 'retired' WHERE generation = ?", (current,)
+                )
+            self._execute(
+                cur, f"UPDATE {self._q(GENERATIONS)} SET state = 'current' WHERE generation = ?", (generation,)
+            )
+            return current if current is not None else 0
+
+    def drop_generation(self, generation: int, names: Sequence[str]) -> None:
+        with self._write() as cur:
+            self._lock(cur)
+            self._drop_generation(cur, generation, names)
+
+    # Tracking and batches ----------------------------------------------------------------
+
+    def _positions(self, cur: Any, generation: int, names: Sequence[str]) -> dict[str, int]:
+        wanted = {tracking_name(n, generation): n for n in names}
+        marks = ", ".join("?" for _ in wanted)
+        self._execute(
+            cur,
+            f"SELECT application_name, notification_id FROM {self._tracking_table()} "
+            f"WHERE application_name IN ({marks})",
+            list(wanted),
+        )
+        found = {wanted[a]: int(p) for a, p in cur.fetchall()}
+        return {n: found.get(n, 0) for n in names}
+
+    def positions(self, generation: int, names: Sequence[str]) -> dict[str, int]:
+        with self._read() as cur:
+            return self._positions(cur, generation, names)
+
+    def commit(
+        self, generation: int, state: str, name: str, expected: int, new: int, changes: Changes
+    ) -> None:
+        with self._write() as cur:
+            self._execute(
+                cur,
+                f"SELECT state FROM {self._q(GENERATIONS)} WHERE generation = ?{self.share_lock}",
+                (generation,),
+            )
+            row = cur.fetchone()
+            if row is None or row[0] != state:
+                raise GenerationChanged(f"generation {generation} is no longer {state}")
+            # First, so that two processes working on one batch queue here and one of them fails.
+            self._execute(
+                cur,
+                f"UPDATE {self._tracking_table()} SET notification_id = ? "
+                "WHERE application_name = ? AND notification_id = ?",
+                (new, tracking_name(name, generation), expected),
+            )
+            if cur.rowcount != 1:
+                raise PositionConflict(f"{name}@{generation} is no longer at {expected}")
+            self._apply(cur, generation, changes)
+
+    def _apply(self, cur: Any, generation: int, changes: Changes) -> None:
+        for table, keys in changes.deletes.items():
+            if keys:
+                self._delete(cur, generation, table, sorted(keys), zero_only=False)
+        for table, rows in changes.puts.items():
+            if rows:
+                ordered = [tuple(r[c] for c in table.column_names) for _, r in sorted(rows.items())]
+                self._upsert(cur, generation, table, ordered, additive=False)
+        for table, sums in changes.adds.items():
+            touched = sorted((k, v) for k, v in sums.items() if any(v))
+            if not touched:
+                continue
+            self._upsert(cur, generation, table, [k + tuple(v) for k, v in touched], additive=True)
+            self._delete(cur, generation, table, [k for k, _ in touched], zero_only=True)
+
+    def fetch(
+        self, generation: int, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+    ) -> list[dict[str, Any]]:
+        if not values:
+            return []
+        cols = table.column_names
+        with self._read() as cur:
+            rows = self._select_in(cur, generation, table, columns, list(values), cols)
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    # Reading -----------------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self, generation: int | None = None) -> Iterator[Reader]:
+        with self._read() as cur:
+            if generation is None:
+                generation = self._current(cur)
+                if generation is None:
+                    raise GenerationChanged("no current generation of the read models")
+            yield SqlReader(self, cur, generation)
+
+
+class SqlReader(Reader):
+    def __init__(self, store: SqlReadModelStore, cur: Any, generation: int) -> None:
+        self.store = store
+        self.cur = cur
+        self.generation = generation
+
+    def _t(self, table: Table) -> str:
+        return self.store._q(physical(self.generation, table))
+
+    def _all(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.store._execute(self.cur, text, params)
+        return [tuple(r) for r in self.cur.fetchall()]
+
+    def row(self, table: Table, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        cols = table.column_names
+        where = " AND ".join(f"{c} = ?" for c in table.key)
+        rows = self._all(f"SELECT {', '.join(cols)} FROM {self._t(table)} WHERE {where}", key)
+        return dict(zip(cols, rows[0], strict=True)) if rows else None
+
+    def entry_at_or_before(self, volunteer_id: str, book: str, us: int, strict: bool = False) -> dict[str, Any] | None:
+        cols = BAL_ENTRY.column_names
+        rows = self._all(
+            f"SELECT {', '.join(cols)} FROM {self._t(BAL_ENTRY)} "
+            f"WHERE volunteer_id = ? AND book = ? AND recorded_us {'<' if strict else '<='} ? "
+            "ORDER BY recorded_us DESC, seq DESC LIMIT 1",
+            (volunteer_id, book, us),
+        )
+        return dict(zip(cols, rows[0], strict=True)) if rows else None
+
+    def entries(
+        self, volunteer_id: str, book: str, after_seq: int, from_us: int, to_us: int, limit: int
+    ) -> list[dict[str, Any]]:
+        cols = BAL_ENTRY.column_names
+        rows = self._all(
+            f"SELECT {', '.join(cols)} FROM {self._t(BAL_ENTRY)} "
+            "WHERE volunteer_id = ? AND book = ? AND seq > ? AND recorded_us >= ? AND recorded_us <= ? "
+            "ORDER BY seq LIMIT ?",
+            (volunteer_id, book, after_seq, from_us, to_us, limit),
+        )
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    @staticmethod
+    def _where(spot: Spot, grp: str, grp_prefix: bool) -> tuple[str, list[Any]]:
+        if spot.prefix:
+            sql = "lvl >= ? AND lvl <= ? AND anc >= ? AND anc < ?"
+            params: list[Any] = [spot.lvl_lo, spot.lvl_hi, spot.anc, spot.anc + ":"]
+        else:
+            sql = "lvl = ? AND anc = ?"
+            params = [spot.lvl_lo, spot.anc]
+        if grp_prefix:
+            sql += " AND grp >= ? AND grp < ?"
+            params += [grp, grp[:-1] + chr(ord(grp[-1]) + 1)]
+        else:
+            sql += " AND grp = ?"
+            params.append(grp)
+        return sql, params
+
+    @staticmethod
+    def _group(grouping: Grouping) -> str | None:
+        return {
+            "none": None,
+            "anc": "anc",
+            "substr": f"SUBSTR(anc, 1, {int(grouping.length)})",
+            "grp": "grp",
+            "month": "day / 100",
+        }[grouping.kind]
+
+    def day_sums(
+        self, spot: Spot, grp: str, grp_prefix: bool, first_day: int, last_day: int, grouping: Grouping
+    ) -> dict[Any, dict[str, int]]:
+        where, params = self._where(spot, grp, grp_prefix)
+        sums, sum_params = [], []
+        for m in DAY_MEASURES:
+            if m in CUMULATIVE_MEASURES:
+                sums.append(f"SUM({m})")
+            else:
+                sums.append(f"SUM(CASE WHEN day >= ? THEN {m} ELSE 0 END)")
+                sum_params.append(first_day)
+        group = self._group(grouping)
+        select = ", ".join(([group] if group else ["NULL"]) + sums)
+        text = f"SELECT {select} FROM {self._t(ST_DAY)} WHERE {where} AND day <= ?"
+        if group:
+            text += f" GROUP BY {group}"
+        out: dict[Any, dict[str, int]] = {}
+        for row in self._all(text, [*sum_params, *params, last_day]):
+            if row[1] is None:  # no rows at all
+                continue
+            out[row[0]] = {m: int(v or 0) for m, v in zip(DAY_MEASURES, row[1:], strict=True)}
+        return out
+
+    def distinct_counts(
+        self, measure: str, spot: Spot, grp: str, grp_prefix: bool, first_day: int, last_day: int,
+        grouping: Grouping,
+    ) -> dict[Any, int]:
+        where, params = self._where(spot, grp, grp_prefix)
+        group = self._group(grouping)
+        if grouping.kind == "month":
+            start = "(day / 100) * 100 + 1"
+            threshold = f"CASE WHEN {start} > ? THEN {start} ELSE ? END"
+            threshold_params = [first_day, first_day]
+        else:
+            threshold = "?"
+            threshold_params = [max(first_day, 1)]
+        text = (
+            f"SELECT {group or 'NULL'}, SUM(n) FROM {self._t(ST_COUNT)} WHERE measure = ? AND {where} "
+            f"AND day >= ? AND day <= ? AND prev_day < {threshold}"
+        )
+        if group:
+            text += f" GROUP BY {group}"
+        rows = self._all(text, [measure, *params, first_day, last_day, *threshold_params])
+        return {k: int(v) for k, v in rows if v is not None}
+
+    def day_span(self, spot: Spot) -> tuple[int, int] | None:
+        where, params = self._where(spot, "", False)
+        rows = self._all(f"SELECT MIN(day), MAX(day) FROM {self._t(ST_DAY)} WHERE {where}", params)
+        if not rows or rows[0][0] is None:
+            return None
+        return int(rows[0][0]), int(rows[0][1])
+
+    def names(self, table: Table, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        keys = sorted(set(keys))
+        if not keys:
+            return {}
+        cols = table.column_names
+        rows = self.store._select_in(self.cur, self.generation, table, table.key, [(k,) for k in keys], cols)
+        return {r[0]: dict(zip(cols, r, strict=True)) for r in rows}
+
+    def dump(self, table: Table) -> list[tuple[Any, ...]]:
+        cols = table.column_names
+        return self._all(f"SELECT {', '.join(cols)} FROM {self._t(table)} ORDER BY {', '.join(table.key)}")

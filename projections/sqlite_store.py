@@ -1,0 +1,62 @@
+"""SQLite dialect of the read-model store: the same file as the events (the ledger's own
+connection pool), write batches in `BEGIN IMMEDIATE` transactions, reads in snapshot
+transactions. SQLite has no notifications: followers poll, and wake early when the ledger in
+their own process saves (`HourLedger.on_saved`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+
+from projections.schema import Table
+from projections.sql_store import SqlReadModelStore
+
+
+class SQLiteReadModelStore(SqlReadModelStore, SQLiteTrackingRecorder):
+    kind = "sqlite"
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        SQLiteTrackingRecorder.__init__(self, datastore)
+
+    def _q(self, name: str) -> str:
+        return name
+
+    def _column_type(self, table: Table, column: str) -> str:
+        return "INTEGER" if table.kind(column) == "int" else "TEXT"
+
+    def _tracking_table(self) -> str:
+        return "tracking"  # eventsourcing's SQLiteTrackingRecorder names it so
+
+    def _create_tracking_table(self) -> None:
+        SQLiteTrackingRecorder.create_table(self)
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        # The pool's writer lock keeps this process's writers (the ledger's too) in turn;
+        # IMMEDIATE takes the database's write lock at once, so no read-then-write upgrade fails.
+        with self.datastore.get_connection(commit=True) as conn:
+            cur = conn.cursor().sqlite_cursor
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+            finally:
+                cur.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self.datastore.get_connection(commit=False) as conn:
+            cur = conn.cursor().sqlite_cursor
+            cur.execute("BEGIN")
+            try:
+                yield cur
+            finally:
+                conn.rollback()
+                cur.close()

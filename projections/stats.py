@@ -1,0 +1,357 @@
+"""Statistics: pre-aggregated daily figures by region, organisation, category and exchange point,
+and distinct counts (active volunteers, beneficiaries) that sum over any date range.
+
+Rules (SPEC §3 "Statistics", decisions in docs/projections.md):
+- days are China Standard Time calendar days; service records count on the day of
+  `started_at`, deposits on `served_at`, withdrawals and redemptions on the recorded day;
+- a figure counts under the volunteer's region, a redemption under the exchange point's;
+  figures roll up by region prefix;
+- `volunteers`, `timebank_accounts` and `stars` are cumulative: registered/opened/reached on
+  or before `to`; stars come from the volunteer's unreversed service records in the order they
+  were recorded;
+- a reversal takes back its original's contribution on the original's days, so a reversed
+  transaction counts in no figure.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eventsourcing.domain import DomainEventProtocol
+
+from ledger.exchange_point import ExchangePoint
+from ledger.organization import Organization
+from ledger.stars import star_level
+from ledger.timebank import TimebankAccount
+from ledger.transaction import Transaction
+from ledger.volunteer import Volunteer
+from projections.dims import (
+    ALL_LEVELS,
+    NO_DAY,
+    ROLLUP_LEVELS,
+    UNAFFILIATED,
+    day_of,
+    parse_time,
+    region_keys,
+)
+from projections.schema import (
+    DAY_MEASURES,
+    ST_COUNT,
+    ST_DAY,
+    ST_FACT,
+    ST_ORG,
+    ST_PAIR,
+    ST_POINT,
+    ST_VOLUNTEER,
+    STATS_TABLES,
+)
+from projections.store import Changes
+
+SERVICE_RECORD = "service_record"
+DEPOSIT = "timebank_deposit"
+WITHDRAWAL = "timebank_withdrawal"
+REDEMPTION = "redemption"
+REVERSAL = "reversal"
+COUNTED = (SERVICE_RECORD, DEPOSIT, WITHDRAWAL, REDEMPTION)
+
+ACTIVE = "a"  # volunteers with service (a service record or a time-bank deposit) on a day
+BENEFICIARY = "b"  # distinct beneficiary_id of deposits and withdrawals
+
+Fetch = Callable[[Any, Sequence[str], Sequence[tuple[Any, ...]]], list[dict[str, Any]]]
+
+
+def org_group(org: str) -> str:
+    return f"o:{org}"
+
+
+def transitions(records: list[dict[str, Any]], thresholds: Sequence[int]) -> list[tuple[int, int, int]]:
+    """(day, from level, to level) each time the running total of earned minutes crosses a
+    star threshold, over service records in the order they were recorded."""
+    out, earned, level = [], 0, 0
+    for record in sorted(records, key=lambda r: r["pos"]):
+        earned += record["minutes"]
+        new = star_level(earned, thresholds)
+        if new != level:
+            out.append((record["recorded_day"], level, new))
+            level = new
+    return out
+
+
+class StatsProjection:
+    name = "stats"
+    tables = STATS_TABLES
+    topics = (
+        Organization.Registered,
+        ExchangePoint.Registered,
+        Volunteer.Registered,
+        TimebankAccount.Opened,
+        Transaction.Posted,
+    )
+
+    def __init__(self, thresholds: Sequence[int]) -> None:
+        self.thresholds = tuple(thresholds)
+
+    def process(self, events: list[tuple[int, DomainEventProtocol[Any]]], fetch: Fetch) -> Changes:
+        batch = _Batch(self.thresholds, fetch)
+        batch.prefetch(events)
+        for position, event in events:
+            batch.apply(position, event)
+        return batch.finish()
+
+
+class _Batch:
+    def __init__(self, thresholds: tuple[int, ...], fetch: Fetch) -> None:
+        self.thresholds = thresholds
+        self.fetch = fetch
+        self.changes = Changes()
+        self.volunteers: dict[str, dict[str, Any]] = {}
+        self.points: dict[str, dict[str, Any]] = {}
+        self.facts: dict[str, dict[str, Any] | None] = {}  # None: deleted in this batch
+        self.dirty_volunteers: set[str] = set()
+        self.new_service: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.stored_service: dict[str, list[dict[str, Any]]] = {}
+        # (measure, subject) -> scope -> day -> change in occurrences
+        self.occurrences: dict[tuple[str, str], dict[str, dict[int, int]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(int))
+        )
+
+    # Loading ---------------------------------------------------------------------------
+
+    def prefetch(self, events: list[tuple[int, Any]]) -> None:
+        reversed_ids, volunteer_ids, point_ids = set(), set(), set()
+        for _, e in events:
+            if isinstance(e, Transaction.Posted):
+                content = e.content
+                if e.type == REVERSAL:
+                    reversed_ids.add(str(content["reverses"]))
+                if content.get("volunteer_id"):
+                    volunteer_ids.add(str(content["volunteer_id"]))
+                if content.get("exchange_point_id"):
+                    point_ids.add(str(content["exchange_point_id"]))
+            elif isinstance(e, TimebankAccount.Opened):
+                volunteer_ids.add(str(e.volunteer_id))
+        for row in self.fetch(ST_FACT, ("transaction_id",), [(t,) for t in sorted(reversed_ids)]):
+            self.facts[row["transaction_id"]] = row
+            volunteer_ids.add(row["volunteer_id"])
+            if row["point"]:
+                point_ids.add(row["point"])
+        for row in self.fetch(ST_VOLUNTEER, ("volunteer_id",), [(v,) for v in sorted(volunteer_ids)]):
+            self.volunteers[row["volunteer_id"]] = row
+        for row in self.fetch(ST_POINT, ("point",), [(p,) for p in sorted(point_ids)]):
+            self.points[row["point"]] = row
+
+    def volunteer(self, vid: str) -> dict[str, Any]:
+        row = self.volunteers.get(vid)
+        if row is None:
+            found = self.fetch(ST_VOLUNTEER, ("volunteer_id",), [(vid,)])
+            if not found:
+                raise LookupError(f"volunteer {vid} is not in the read model (log out of order?)")
+            row = self.volunteers[vid] = found[0]
+        return row
+
+    def point(self, pid: str) -> dict[str, Any]:
+        row = self.points.get(pid)
+        if row is None:
+            found = self.fetch(ST_POINT, ("point",), [(pid,)])
+            if not found:
+                raise LookupError(f"exchange point {pid} is not in the read model")
+            row = self.points[pid] = found[0]
+        return row
+
+    def fact(self, tid: str) -> dict[str, Any] | None:
+        if tid not in self.facts:
+            found = self.fetch(ST_FACT, ("transaction_id",), [(tid,)])
+            self.facts[tid] = found[0] if found else None
+        return self.facts[tid]
+
+    def service_records(self, vid: str) -> list[dict[str, Any]]:
+        """The volunteer's unreversed service records, stored and of this batch."""
+        if vid not in self.stored_service:
+            self.stored_service[vid] = self.fetch(ST_FACT, ("volunteer_id", "kind"), [(vid, SERVICE_RECORD)])
+        records = {r["transaction_id"]: r for r in self.stored_service[vid]}
+        records.update({r["transaction_id"]: r for r in self.new_service[vid]})
+        return [r for tid, r in records.items() if self.facts.get(tid, r) is not None]
+
+    # Applying events -------------------------------------------------------------------
+
+    def apply(self, position: int, e: Any) -> None:
+        if isinstance(e, Transaction.Posted):
+            if e.type in COUNTED:
+                self.counted(position, e)
+            elif e.type == REVERSAL:
+                self.reversal(str(e.content["reverses"]))
+        elif isinstance(e, Volunteer.Registered):
+            vid = str(e.originator_id)
+            org = str(e.organization_id) if e.organization_id else UNAFFILIATED
+            row = {
+                "volunteer_id": vid, "region": e.region_code, "org": org,
+                "registered_day": day_of(e.timestamp), "earned": 0, "star": 0,
+            }
+            self.volunteers[vid] = row
+            self.dirty_volunteers.add(vid)
+            self.add_day(e.region_code, ("", org_group(org)), row["registered_day"], volunteers=1)
+        elif isinstance(e, TimebankAccount.Opened):
+            v = self.volunteer(str(e.volunteer_id))
+            self.add_day(v["region"], ("", org_group(v["org"])), day_of(e.timestamp), timebank_accounts=1)
+        elif isinstance(e, Organization.Registered):
+            self.changes.put(ST_ORG, {"org": str(e.originator_id), "name": e.name, "region": e.region_code})
+        elif isinstance(e, ExchangePoint.Registered):
+            row = {"point": str(e.originator_id), "name": e.name, "region": e.region_code}
+            self.points[row["point"]] = row
+            self.changes.put(ST_POINT, row)
+
+    def counted(self, position: int, e: Any) -> None:
+        content, details = e.content, e.details
+        tid = str(e.originator_id)
+        vid = str(content["volunteer_id"])
+        recorded_day = day_of(e.timestamp)
+        fact: dict[str, Any] = {
+            "transaction_id": tid, "kind": e.type, "volunteer_id": vid, "pos": position,
+            "day": recorded_day, "recorded_day": recorded_day, "minutes": int(details["minutes"]),
+            "org": None, "category": None, "point": None, "items": 0,
+            "beneficiary": str(content["beneficiary_id"]) if content.get("beneficiary_id") else None,
+        }
+        if e.type == SERVICE_RECORD:
+            fact.update(day=day_of(parse_time(content["started_at"])), org=str(content["organization_id"]),
+                        category=str(content["category"]))
+        elif e.type == DEPOSIT:
+            fact.update(day=day_of(parse_time(content["served_at"])), org=str(content["organization_id"]))
+        elif e.type == WITHDRAWAL:
+            fact.update(org=str(details.get("settled_by") or self.volunteer(vid)["org"]))
+        elif e.type == REDEMPTION:
+            fact.update(point=str(content["exchange_point_id"]),
+                        items=sum(int(line["quantity"]) for line in details.get("lines", [])))
+        self.facts[tid] = fact
+        self.changes.put(ST_FACT, fact)
+        self.contribute(fact, +1)
+        if e.type == SERVICE_RECORD:
+            self.new_service[vid].append(fact)
+            v = self.volunteer(vid)
+            before = v["star"]
+            v["earned"] += fact["minutes"]
+            v["star"] = star_level(v["earned"], self.thresholds)
+            self.dirty_volunteers.add(vid)
+            if v["star"] != before:
+                self.star_change(v, fact["recorded_day"], before, v["star"], +1)
+
+    def reversal(self, original_id: str) -> None:
+        fact = self.fact(original_id)
+        if fact is None:  # the original counted in no figure (a transfer, a donation, a grant)
+            return
+        vid = fact["volunteer_id"]
+        records = self.service_records(vid) if fact["kind"] == SERVICE_RECORD else []
+        self.contribute(fact, -1)
+        self.facts[original_id] = None
+        self.changes.delete(ST_FACT, (original_id,))
+        if fact["kind"] == SERVICE_RECORD:
+            v = self.volunteer(vid)
+            remaining = [r for r in records if r["transaction_id"] != original_id]
+            for day, a, b in transitions(records, self.thresholds):
+                self.star_change(v, day, a, b, -1)
+            for day, a, b in transitions(remaining, self.thresholds):
+                self.star_change(v, day, a, b, +1)
+            v["earned"] -= fact["minutes"]
+            v["star"] = star_level(v["earned"], self.thresholds)
+            self.dirty_volunteers.add(vid)
+
+    def star_change(self, v: dict[str, Any], day: int, old: int, new: int, sign: int) -> None:
+        deltas = {}
+        if old >= 1:
+            deltas[f"star{old}"] = -sign
+        if new >= 1:
+            deltas[f"star{new}"] = deltas.get(f"star{new}", 0) + sign
+        self.add_day(v["region"], ("", org_group(v["org"])), day, **deltas)
+
+    def contribute(self, fact: dict[str, Any], sign: int) -> None:
+        kind, day, minutes = fact["kind"], fact["day"], fact["minutes"]
+        v = self.volunteer(fact["volunteer_id"])
+        if kind == SERVICE_RECORD:
+            groups = ("", org_group(fact["org"]), f"c:{fact['category']}")
+            self.add_day(v["region"], groups, day, service_records=sign, service_minutes=sign * minutes)
+            for scope in groups:
+                self.occurrences[(ACTIVE, v["volunteer_id"])][scope][day] += sign
+        elif kind == DEPOSIT:
+            groups = ("", org_group(fact["org"]))
+            self.add_day(v["region"], groups, day, deposited_minutes=sign * minutes)
+            for scope in groups:
+                self.occurrences[(ACTIVE, v["volunteer_id"])][scope][day] += sign
+            self.beneficiary(fact, v["region"], sign)
+        elif kind == WITHDRAWAL:
+            self.add_day(v["region"], ("", org_group(fact["org"])), day, withdrawn_minutes=sign * minutes)
+            self.beneficiary(fact, v["region"], sign)
+        elif kind == REDEMPTION:
+            point = self.point(fact["point"])
+            groups = ("", f"p:{fact['point']}", org_group(v["org"]))
+            self.add_day(point["region"], groups, day, redemptions=sign, redeemed_minutes=sign * minutes,
+                         items=sign * fact["items"])
+
+    def beneficiary(self, fact: dict[str, Any], region: str, sign: int) -> None:
+        if not fact["beneficiary"]:
+            return
+        scopes = self.occurrences[(BENEFICIARY, fact["beneficiary"])]
+        for lvl, anc in region_keys(region, ALL_LEVELS):
+            for grp in ("", org_group(fact["org"])):
+                scopes[f"{lvl}|{anc}|{grp}"][fact["day"]] += sign
+
+    def add_day(self, region: str, groups: Sequence[str], day: int, **deltas: int) -> None:
+        vector = [deltas.get(m, 0) for m in DAY_MEASURES]
+        for lvl, anc in region_keys(region, ROLLUP_LEVELS):
+            for grp in groups:
+                self.changes.add_vector(ST_DAY, (lvl, anc, grp, day), vector)
+
+    # Distinct counts -------------------------------------------------------------------
+
+    def rollups(self, measure: str, subject: str, scope: str) -> list[tuple[int, str, str]]:
+        if measure == ACTIVE:
+            region = self.volunteer(subject)["region"]
+            return [(lvl, anc, scope) for lvl, anc in region_keys(region, ROLLUP_LEVELS)]
+        lvl, anc, grp = scope.split("|", 2)
+        return [(int(lvl), anc, grp)]
+
+    def finish(self) -> Changes:
+        subjects = sorted(self.occurrences)
+        stored: dict[tuple[str, str], dict[str, dict[int, tuple[int, int]]]] = defaultdict(lambda: defaultdict(dict))
+        for row in self.fetch(ST_PAIR, ("measure", "subject"), subjects):
+            stored[(row["measure"], row["subject"])][row["scope"]][row["day"]] = (row["n"], row["prev_day"])
+        for measure, subject in subjects:
+            for scope, deltas in sorted(self.occurrences[(measure, subject)].items()):
+                if not any(deltas.values()):
+                    continue
+                old = stored[(measure, subject)][scope]
+                counts = {day: n for day, (n, _) in old.items()}
+                for day, delta in deltas.items():
+                    counts[day] = counts.get(day, 0) + delta
+                days = sorted(day for day, n in counts.items() if n > 0)
+                new = {day: (counts[day], days[i - 1] if i else NO_DAY) for i, day in enumerate(days)}
+                self.diff(measure, subject, scope, old, new)
+        for vid in sorted(self.dirty_volunteers):
+            self.changes.put(ST_VOLUNTEER, self.volunteers[vid])
+        return self.changes
+
+    def diff(
+        self, measure: str, subject: str, scope: str,
+        old: dict[int, tuple[int, int]], new: dict[int, tuple[int, int]],
+    ) -> None:
+        rollups = None
+        for day in sorted(set(old) | set(new)):
+            before, after = old.get(day), new.get(day)
+            if before == after:
+                continue
+            key = (measure, subject, scope, day)
+            if after is None:
+                self.changes.delete(ST_PAIR, key)
+            else:
+                self.changes.put(ST_PAIR, {
+                    "measure": measure, "subject": subject, "scope": scope, "day": day,
+                    "n": after[0], "prev_day": after[1],
+                })
+            if before is not None and after is not None and before[1] == after[1]:
+                continue  # only the number of occurrences changed: still one distinct subject
+            rollups = rollups or self.rollups(measure, subject, scope)
+            for lvl, anc, grp in rollups:
+                if before is not None:
+                    self.changes.add(ST_COUNT, (measure, lvl, anc, grp, day, before[1]), n=-1)
+                if after is not None:
+                    self.changes.add(ST_COUNT, (measure, lvl, anc, grp, day, after[1]), n=+1)

@@ -1,0 +1,194 @@
+"""The one small interface between the read-model logic and a database.
+
+The projections (`balances.py`, `stats.py`) compute `Changes` from events and ask questions
+through a `Reader`; the persistence modules (`sql_store.py` with its dialects
+`postgres_store.py` and `sqlite_store.py`) hold every line of SQL. A batch of changes is
+written in one database transaction together with the projection's tracking record
+(compare-and-set on the previous position), which is what makes processing exactly-once.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from projections.schema import Table
+
+
+class PositionConflict(Exception):
+    """Another process recorded this projection's position first: its batch stands, ours not."""
+
+
+class GenerationChanged(Exception):
+    """The generation being written is no longer in the state the writer expected
+    (a rebuild switched generations, or dropped this one)."""
+
+
+def key_of(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c] for c in table.key)
+
+
+class Changes:
+    """What one batch does to a projection's tables: rows replaced, rows deleted, and sums
+    added into additive rows (rows whose figures all come to zero are deleted)."""
+
+    def __init__(self) -> None:
+        self.puts: dict[Table, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
+        self.deletes: dict[Table, set[tuple[Any, ...]]] = defaultdict(set)
+        self.adds: dict[Table, dict[tuple[Any, ...], list[int]]] = defaultdict(dict)
+
+    def put(self, table: Table, row: dict[str, Any]) -> None:
+        key = key_of(table, row)
+        self.puts[table][key] = row
+        self.deletes[table].discard(key)
+
+    def delete(self, table: Table, key: tuple[Any, ...]) -> None:
+        self.puts[table].pop(key, None)
+        self.deletes[table].add(key)
+
+    def add(self, table: Table, key: tuple[Any, ...], **deltas: int) -> None:
+        sums = self.adds[table].get(key)
+        if sums is None:
+            sums = self.adds[table][key] = [0] * len(table.measures)
+        for name, value in deltas.items():
+            sums[table.measures.index(name)] += value
+
+    def add_vector(self, table: Table, key: tuple[Any, ...], vector: Sequence[int]) -> None:
+        sums = self.adds[table].get(key)
+        if sums is None:
+            self.adds[table][key] = list(vector)
+        else:
+            for i, value in enumerate(vector):
+                sums[i] += value
+
+    def size(self) -> int:
+        return (
+            sum(len(v) for v in self.puts.values())
+            + sum(len(v) for v in self.deletes.values())
+            + sum(len(v) for v in self.adds.values())
+        )
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Which rows of a region-keyed table answer for a region: the rollup rows of one code
+    (`lvl`, `anc`), or the exact rows of every code under a prefix (levels lvl_lo..lvl_hi)."""
+
+    lvl_lo: int
+    lvl_hi: int
+    anc: str
+    prefix: bool  # False: anc = value; True: anc starts with value
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How rows are grouped: not at all, by `anc`, by its first n characters, by `grp`, by month."""
+
+    kind: str  # "none" | "anc" | "substr" | "grp" | "month"
+    length: int = 0
+
+
+class Reader(ABC):
+    """Questions the read models ask, inside one consistent read of the current generation."""
+
+    generation: int
+
+    @abstractmethod
+    def row(self, table: Table, key: tuple[Any, ...]) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def entry_at_or_before(self, volunteer_id: str, book: str, us: int, strict: bool = False) -> dict[str, Any] | None:
+        """The latest statement entry recorded at or before (strict: before) a moment."""
+
+    @abstractmethod
+    def entries(
+        self, volunteer_id: str, book: str, after_seq: int, from_us: int, to_us: int, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def day_sums(
+        self, spot: Spot, grp: str, grp_prefix: bool, first_day: int, last_day: int, grouping: Grouping
+    ) -> dict[Any, dict[str, int]]:
+        """Per group: period measures summed over [first_day, last_day], cumulative measures
+        summed over every day up to last_day (for month grouping: per month, both)."""
+
+    @abstractmethod
+    def distinct_counts(
+        self, measure: str, spot: Spot, grp: str, grp_prefix: bool, first_day: int, last_day: int,
+        grouping: Grouping,
+    ) -> dict[Any, int]: ...
+
+    @abstractmethod
+    def day_span(self, spot: Spot) -> tuple[int, int] | None: ...
+
+    @abstractmethod
+    def names(self, table: Table, keys: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    @abstractmethod
+    def dump(self, table: Table) -> list[tuple[Any, ...]]:
+        """Every row, in key order (tests compare generations with it)."""
+
+
+class ReadModelStore(ABC):
+    """Generations, tracking, batch writes and reads of the read models in one database."""
+
+    kind: str
+
+    @abstractmethod
+    def setup(self, names: Sequence[str]) -> int:
+        """Creates what is missing; answers the current generation (creating the first)."""
+
+    @abstractmethod
+    def generations(self) -> list[tuple[int, str]]: ...
+
+    @abstractmethod
+    def generation_state(self, generation: int) -> str | None: ...
+
+    @abstractmethod
+    def begin_generation(self, names: Sequence[str]) -> int:
+        """New empty tables in state 'building' (stale 'building' generations are dropped)."""
+
+    @abstractmethod
+    def switch_generation(self, generation: int, names: Sequence[str]) -> int | None:
+        """Makes a built generation current if it is at least as far as the current one;
+        answers the generation it replaced (to drop), or None when it is not yet far enough."""
+
+    @abstractmethod
+    def drop_generation(self, generation: int, names: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def positions(self, generation: int, names: Sequence[str]) -> dict[str, int]: ...
+
+    @abstractmethod
+    def commit(
+        self, generation: int, state: str, name: str, expected: int, new: int, changes: Changes
+    ) -> None:
+        """Writes a batch and moves the position from `expected` to `new`, atomically.
+        Raises PositionConflict or GenerationChanged (and writes nothing) otherwise."""
+
+    @abstractmethod
+    def fetch(
+        self, generation: int, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+    ) -> list[dict[str, Any]]:
+        """Rows whose `columns` equal one of `values` (a key, a key prefix, or an index)."""
+
+    @abstractmethod
+    def reading(self, generation: int | None = None) -> AbstractContextManager[Reader]:
+        """A consistent read of a generation (the current one by default)."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        pass
+
+    # Waking ------------------------------------------------------------------------------
+
+    supports_notifications: bool = False
+
+    def listen(self, wake: threading.Event, stopping: threading.Event) -> None:
+        """Blocks until `stopping` is set, setting `wake` whenever events are recorded by any
+        process (PostgreSQL: LISTEN). Stores without notifications (SQLite) are polled."""
+        raise NotImplementedError
