@@ -26,8 +26,9 @@ PROBLEM_JSON = "application/problem+json"
 HUAIAN, XUYI, CHANGZHOU, JINTAN = "3208", "320830", "3204", "320412"
 
 # Service happens in the past (a record that ends in the future is refused): each call to
-# `service_record` without a start takes the next free two-hour slot after this moment.
-FIRST_SLOT = datetime(2025, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+# `service_record` without a start takes the next slot of 25 hours after this moment, so that
+# no two records overlap (a record lasts at most 1,440 minutes).
+FIRST_SLOT = datetime(2001, 1, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
 _slots = itertools.count()
 
 
@@ -127,7 +128,7 @@ def item(price_minutes: int = 60, stock: int = 10, min_star: int = 0, name: str 
 def service_record(
     volunteer_id: str, organization_id: str, minutes: int = 120, started_at: datetime | None = None, **fields: Any
 ) -> dict[str, Any]:
-    start = started_at or FIRST_SLOT + timedelta(hours=2 * next(_slots))
+    start = started_at or FIRST_SLOT + timedelta(hours=25 * next(_slots))
     return {
         "id": new_id(),
         "type": "service_record",
