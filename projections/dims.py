@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from ledger.errors import ValidationError
@@ -155,7 +156,8 @@ def check_level(level: str | None) -> int | None:
     return LEVEL_NUMBERS[level]
 
 
-def region_keys(code: str, max_level: int) -> list[tuple[int, str]]:
+@lru_cache(maxsize=65536)
+def region_keys(code: str, max_level: int) -> tuple[tuple[int, str], ...]:
     """Where a figure of a region is added: the whole ledger, the enclosing regions down to
     `max_level`, and the exact code itself (10 + its level)."""
     keys = [(0, "")]
@@ -164,7 +166,7 @@ def region_keys(code: str, max_level: int) -> list[tuple[int, str]]:
         if length <= len(code):
             keys.append((level, code[:length]))
     keys.append((EXACT + level_of_code(code), code))
-    return keys
+    return tuple(keys)
 
 
 def prefix_end(prefix: str) -> str:

@@ -425,11 +425,18 @@ class ReadModels:
         def question(r: Reader) -> dict[str, Any]:
             none = Grouping("none")
             day = r.day_sums(_spot(region, ROLLUP_LEVELS), "", False, first, last, none).get(None)
-            active = r.distinct_counts(ACTIVE, _spot(region, ROLLUP_LEVELS), "", False, first, last, none)
-            ben = r.distinct_counts(BENEFICIARY, _spot(region, ALL_LEVELS), "", False, first, last, none)
+            active = self._active(r, region, first, last, none)
+            ben = r.distinct_counts(BENEFICIARY, _spot(region, ALL_LEVELS), first, last, none)
             return _figures(day, active.get(None, 0), ben.get(None, 0))
 
         return self._read(question)
+
+    @staticmethod
+    def _active(r: Reader, region: str | None, first: int, last: int, grouping: Grouping) -> dict[Any, int]:
+        """Active volunteers: rolled-up counts down to county level, the pairs themselves below."""
+        if region is not None and level_of_code(region) > ROLLUP_LEVELS:
+            return r.pair_counts(ACTIVE, "", False, region, first, last, grouping)
+        return r.distinct_counts(ACTIVE, _spot(region, ROLLUP_LEVELS), first, last, grouping)
 
     def breakdown(
         self, by: str, level: str | None, region: str | None, from_: date | None, to: date | None
@@ -458,26 +465,30 @@ class ReadModels:
     ) -> list[dict[str, Any]]:
         anc = region or ""
         by_anc = Grouping("anc")
+        deeper = Grouping("substr", LENGTH_OF_LEVEL[level])
+        # Groups at `level` from the rollups, and codes recorded above `level` (coarser than
+        # asked, e.g. a volunteer registered at county level in a town breakdown) as their own.
+        at_level = Spot(level, level, anc, True)
+        coarser = Spot(EXACT + max(top, 1), EXACT + level - 1, anc, True) if level - 1 >= max(top, 1) else None
+        exact_all = Spot(EXACT + max(top, 1), EXACT + ALL_LEVELS, anc, True)
 
-        def rollup(measure: str | None, max_level: int) -> dict[Any, Any]:
+        def parts(max_level: int) -> list[tuple[Spot, Grouping]]:
             if level <= max_level:
-                parts = [(Spot(level, level, anc, True), by_anc)]
-                if level - 1 >= max(top, 1):  # regions recorded at a coarser level: their own group
-                    parts.append((Spot(EXACT + max(top, 1), EXACT + level - 1, anc, True), by_anc))
-            else:
-                grouping = Grouping("substr", LENGTH_OF_LEVEL[level])
-                parts = [(Spot(EXACT + max(top, 1), EXACT + ALL_LEVELS, anc, True), grouping)]
-            out: dict[Any, Any] = {}
-            for spot, grouping in parts:
-                if measure is None:
-                    out.update(r.day_sums(spot, "", False, first, last, grouping))
-                else:
-                    out.update(r.distinct_counts(measure, spot, "", False, first, last, grouping))
-            return out
+                return [(at_level, by_anc)] + ([(coarser, by_anc)] if coarser else [])
+            return [(exact_all, deeper)]
 
-        days = rollup(None, ROLLUP_LEVELS)
-        active = rollup(ACTIVE, ROLLUP_LEVELS)
-        ben = rollup(BENEFICIARY, ALL_LEVELS)
+        days: dict[Any, Any] = {}
+        for spot, grouping in parts(ROLLUP_LEVELS):
+            days.update(r.day_sums(spot, "", False, first, last, grouping))
+        active: dict[Any, int] = {}
+        if level <= ROLLUP_LEVELS:
+            for spot, grouping in parts(ROLLUP_LEVELS):
+                active.update(r.distinct_counts(ACTIVE, spot, first, last, grouping))
+        else:
+            active = r.pair_counts(ACTIVE, "", False, region, first, last, deeper)
+        ben: dict[Any, int] = {}
+        for spot, grouping in parts(ALL_LEVELS):
+            ben.update(r.distinct_counts(BENEFICIARY, spot, first, last, grouping))
         groups = []
         for key in sorted(set(days) | set(active) | set(ben)):
             figures = _figures(days.get(key), active.get(key, 0), ben.get(key, 0))
@@ -488,10 +499,17 @@ class ReadModels:
     def _by_group(
         self, r: Reader, by: str, prefix: str, region: str | None, first: int, last: int
     ) -> list[dict[str, Any]]:
-        grouping = Grouping("grp")
-        days = r.day_sums(_spot(region, ROLLUP_LEVELS), prefix, True, first, last, grouping)
-        active = r.distinct_counts(ACTIVE, _spot(region, ROLLUP_LEVELS), prefix, True, first, last, grouping)
-        ben = r.distinct_counts(BENEFICIARY, _spot(region, ALL_LEVELS), prefix, True, first, last, grouping)
+        by_grp = Grouping("grp")
+        days = r.day_sums(_spot(region, ROLLUP_LEVELS), prefix, True, first, last, by_grp)
+        active: dict[str, int] = {}
+        ben: dict[str, int] = {}
+        if by in ("organization", "category"):
+            active = r.pair_counts(ACTIVE, prefix, True, region, first, last, Grouping("scope"))
+        if by == "organization":
+            # A beneficiary is counted once per region prefix and organisation.
+            scope = f"{level_of_code(region) if region else 0}|{region or ''}|"
+            found = r.pair_counts(BENEFICIARY, scope + prefix, True, None, first, last, Grouping("scope"))
+            ben = {k[len(scope):]: v for k, v in found.items()}
         keys = sorted({k[len(prefix):] for k in set(days) | set(active) | set(ben)})
         if by == "organization":
             names = {k: v["name"] for k, v in r.names(ST_ORG, keys).items()}
@@ -508,7 +526,8 @@ class ReadModels:
                 figures["items"] = (days.get(g) or {}).get("items", 0)
             if not _is_zero(figures):
                 groups.append({"key": key, "name": names.get(key, key), **figures})
-        groups.sort(key=lambda g: (g["name"], g["key"]) if by != "category" else g["key"])
+        if by != "category":
+            groups.sort(key=lambda g: (g["name"], g["key"]))
         return groups
 
     def _by_month(
@@ -523,10 +542,10 @@ class ReadModels:
         months = months_between(first_month, last_month)
         if len(months) > MAX_MONTHS:
             raise ValidationError("from", f"a monthly breakdown covers at most {MAX_MONTHS} months")
-        grouping = Grouping("month")
-        days = r.day_sums(spot, "", False, first, last, grouping)
-        active = r.distinct_counts(ACTIVE, spot, "", False, first, last, grouping)
-        ben = r.distinct_counts(BENEFICIARY, _spot(region, ALL_LEVELS), "", False, first, last, grouping)
+        by_month = Grouping("month")
+        days = r.day_sums(spot, "", False, first, last, by_month)
+        active = self._active(r, region, first, last, by_month)
+        ben = r.distinct_counts(BENEFICIARY, _spot(region, ALL_LEVELS), first, last, by_month)
         running = dict.fromkeys(CUMULATIVE_MEASURES, 0)
         for month in sorted(m for m in days if m < first_month):
             for name in CUMULATIVE_MEASURES:
@@ -565,6 +584,8 @@ class ReadModels:
         generation = self._guard(lambda: self.store.begin_generation(self.names))
         runner = Runner(self.ledger, self.store, self.projections, generation, "building", batch_size=self.batch_size)
         try:
+            runner.run(progress)
+            self.store.analyze(generation)
             for _ in range(100):
                 position = runner.run(progress)
                 replaced = self.store.switch_generation(generation, self.names)

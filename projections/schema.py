@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: tables are singletons
 class Table:
     name: str
     columns: tuple[tuple[str, str], ...]
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
     measures: tuple[str, ...] = ()  # additive columns: Changes.add() sums into them
+    signed: tuple[str, ...] = ()  # additive columns whose stored value may be negative
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -103,21 +104,28 @@ ST_DAY = Table(
     _cols("lvl:int", "anc:text", "grp:text", "day:int", *(f"{m}:int" for m in DAY_MEASURES)),
     key=("lvl", "anc", "grp", "day"),
     measures=DAY_MEASURES,
+    signed=("star1", "star2", "star3", "star4", "star5"),  # a day's changes of star level
 )
 
 # Distinct counts (active volunteers 'a', beneficiaries 'b') over any date range, as sums:
 # each (subject, day) with an occurrence in a scope remembers the subject's previous such day
 # in that scope, so "distinct subjects with a day in [from, to]" is the number of such days in
 # [from, to] whose previous day is before `from` (or none: 0).
+# Scopes: 'a' '' (any service), 'o:<org>', 'c:<category>' with the volunteer's region;
+# 'b' '<lvl>|<anc>|<grp>' (a beneficiary is counted once per region prefix and organisation).
 ST_PAIR = Table(
     "st_pair",
-    _cols("measure:text", "subject:text", "scope:text", "day:int", "n:int", "prev_day:int"),
+    _cols("measure:text", "subject:text", "scope:text", "day:int", "n:int", "prev_day:int", "region:text"),
     key=("measure", "subject", "scope", "day"),
+    indexes=(("measure", "scope", "region", "day"),),
 )
+# The pairs of the whole-ledger scopes, counted per (region key, day, previous day): what
+# summaries and region and month breakdowns sum. 'a' at levels 0..3 (and the exact code of
+# volunteers registered above county level), 'b' at every level and the exact code.
 ST_COUNT = Table(
     "st_count",
-    _cols("measure:text", "lvl:int", "anc:text", "grp:text", "day:int", "prev_day:int", "n:int"),
-    key=("measure", "lvl", "anc", "grp", "day", "prev_day"),
+    _cols("measure:text", "lvl:int", "anc:text", "day:int", "prev_day:int", "n:int"),
+    key=("measure", "lvl", "anc", "day", "prev_day"),
     measures=("n",),
 )
 

@@ -24,6 +24,7 @@ from projections.schema import (
     DAY_MEASURES,
     ST_COUNT,
     ST_DAY,
+    ST_PAIR,
     Table,
     physical,
 )
@@ -239,6 +240,12 @@ class SqlReadModelStore(ReadModelStore):
             )
             return current if current is not None else 0
 
+    def analyze(self, generation: int) -> None:
+        """Fresh planner statistics after a bulk load (a rebuild), before the switch."""
+        with self._write() as cur:
+            for table in ALL_TABLES:
+                self._execute(cur, f"ANALYZE {self._q(physical(generation, table))}")
+
     def drop_generation(self, generation: int, names: Sequence[str]) -> None:
         with self._write() as cur:
             self._lock(cur)
@@ -286,19 +293,25 @@ class SqlReadModelStore(ReadModelStore):
             self._apply(cur, generation, changes)
 
     def _apply(self, cur: Any, generation: int, changes: Changes) -> None:
+        # Two writers of one projection queue on its tracking row first, so the order in
+        # which rows are written cannot deadlock.
         for table, keys in changes.deletes.items():
             if keys:
-                self._delete(cur, generation, table, sorted(keys), zero_only=False)
+                self._delete(cur, generation, table, list(keys), zero_only=False)
         for table, rows in changes.puts.items():
             if rows:
-                ordered = [tuple(r[c] for c in table.column_names) for _, r in sorted(rows.items())]
-                self._upsert(cur, generation, table, ordered, additive=False)
+                cols = table.column_names
+                self._upsert(cur, generation, table, [tuple(r[c] for c in cols) for r in rows.values()], additive=False)
         for table, sums in changes.adds.items():
-            touched = sorted((k, v) for k, v in sums.items() if any(v))
+            touched = [(k, v) for k, v in sums.items() if any(v)]
             if not touched:
                 continue
             self._upsert(cur, generation, table, [k + tuple(v) for k, v in touched], additive=True)
-            self._delete(cur, generation, table, [k for k, _ in touched], zero_only=True)
+            # A row can come to all zeros only by taking away: a negative delta, or a positive
+            # one on a column that may hold negative values.
+            signed = [table.measures.index(m) for m in table.signed]
+            maybe_zero = [k for k, v in touched if min(v) < 0 or any(v[i] > 0 for i in signed)]
+            self._delete(cur, generation, table, maybe_zero, zero_only=True)
 
     def fetch(
         self, generation: int, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
@@ -364,13 +377,17 @@ class SqlReader(Reader):
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     @staticmethod
+    def _spot(spot: Spot) -> tuple[str, list[Any]]:
+        if not spot.prefix:
+            return "lvl = ? AND anc = ?", [spot.lvl_lo, spot.anc]
+        # Levels listed, not a range: each is one descent of the (lvl, anc, ...) index.
+        levels = list(range(spot.lvl_lo, spot.lvl_hi + 1))
+        marks = ", ".join("?" for _ in levels)
+        return f"lvl IN ({marks}) AND anc >= ? AND anc < ?", [*levels, spot.anc, spot.anc + ":"]
+
+    @staticmethod
     def _where(spot: Spot, grp: str, grp_prefix: bool) -> tuple[str, list[Any]]:
-        if spot.prefix:
-            sql = "lvl >= ? AND lvl <= ? AND anc >= ? AND anc < ?"
-            params: list[Any] = [spot.lvl_lo, spot.lvl_hi, spot.anc, spot.anc + ":"]
-        else:
-            sql = "lvl = ? AND anc = ?"
-            params = [spot.lvl_lo, spot.anc]
+        sql, params = SqlReader._spot(spot)
         if grp_prefix:
             sql += " AND grp >= ? AND grp < ?"
             params += [grp, grp[:-1] + chr(ord(grp[-1]) + 1)]
@@ -412,19 +429,21 @@ class SqlReader(Reader):
             out[row[0]] = {m: int(v or 0) for m, v in zip(DAY_MEASURES, row[1:], strict=True)}
         return out
 
-    def distinct_counts(
-        self, measure: str, spot: Spot, grp: str, grp_prefix: bool, first_day: int, last_day: int,
-        grouping: Grouping,
-    ) -> dict[Any, int]:
-        where, params = self._where(spot, grp, grp_prefix)
-        group = self._group(grouping)
+    @staticmethod
+    def _threshold(grouping: Grouping, first_day: int) -> tuple[str, list[Any]]:
+        """A pair counts if its previous day is before the start of its period: `first_day`,
+        or for a month group the later of `first_day` and the month's first day."""
         if grouping.kind == "month":
             start = "(day / 100) * 100 + 1"
-            threshold = f"CASE WHEN {start} > ? THEN {start} ELSE ? END"
-            threshold_params = [first_day, first_day]
-        else:
-            threshold = "?"
-            threshold_params = [max(first_day, 1)]
+            return f"CASE WHEN {start} > ? THEN {start} ELSE ? END", [first_day, first_day]
+        return "?", [max(first_day, 1)]
+
+    def distinct_counts(
+        self, measure: str, spot: Spot, first_day: int, last_day: int, grouping: Grouping
+    ) -> dict[Any, int]:
+        where, params = self._spot(spot)
+        group = self._group(grouping)
+        threshold, threshold_params = self._threshold(grouping, first_day)
         text = (
             f"SELECT {group or 'NULL'}, SUM(n) FROM {self._t(ST_COUNT)} WHERE measure = ? AND {where} "
             f"AND day >= ? AND day <= ? AND prev_day < {threshold}"
@@ -433,6 +452,34 @@ class SqlReader(Reader):
             text += f" GROUP BY {group}"
         rows = self._all(text, [measure, *params, first_day, last_day, *threshold_params])
         return {k: int(v) for k, v in rows if v is not None}
+
+    def pair_counts(
+        self, measure: str, scope: str, scope_prefix: bool, region: str | None,
+        first_day: int, last_day: int, grouping: Grouping,
+    ) -> dict[Any, int]:
+        if scope_prefix:
+            where = "scope >= ? AND scope < ?"
+            params: list[Any] = [scope, scope[:-1] + chr(ord(scope[-1]) + 1)]
+        else:
+            where, params = "scope = ?", [scope]
+        if region is not None:
+            where += " AND region >= ? AND region < ?"
+            params += [region, region + ":"]
+        group = {
+            "none": None,
+            "scope": "scope",
+            "substr": f"SUBSTR(region, 1, {int(grouping.length)})",
+            "month": "day / 100",
+        }[grouping.kind]
+        threshold, threshold_params = self._threshold(grouping, first_day)
+        text = (
+            f"SELECT {group or 'NULL'}, COUNT(*) FROM {self._t(ST_PAIR)} WHERE measure = ? AND {where} "
+            f"AND day >= ? AND day <= ? AND prev_day < {threshold}"
+        )
+        if group:
+            text += f" GROUP BY {group}"
+        rows = self._all(text, [measure, *params, first_day, last_day, *threshold_params])
+        return {k: int(v) for k, v in rows if v}
 
     def day_span(self, spot: Spot) -> tuple[int, int] | None:
         where, params = self._where(spot, "", False)

@@ -29,6 +29,7 @@ from ledger.transaction import Transaction
 from ledger.volunteer import Volunteer
 from projections.dims import (
     ALL_LEVELS,
+    EXACT,
     NO_DAY,
     ROLLUP_LEVELS,
     UNAFFILIATED,
@@ -55,6 +56,7 @@ WITHDRAWAL = "timebank_withdrawal"
 REDEMPTION = "redemption"
 REVERSAL = "reversal"
 COUNTED = (SERVICE_RECORD, DEPOSIT, WITHDRAWAL, REDEMPTION)
+MEASURE_INDEX = {m: i for i, m in enumerate(DAY_MEASURES)}
 
 ACTIVE = "a"  # volunteers with service (a service record or a time-bank deposit) on a day
 BENEFICIARY = "b"  # distinct beneficiary_id of deposits and withdrawals
@@ -296,19 +298,33 @@ class _Batch:
                 scopes[f"{lvl}|{anc}|{grp}"][fact["day"]] += sign
 
     def add_day(self, region: str, groups: Sequence[str], day: int, **deltas: int) -> None:
-        vector = [deltas.get(m, 0) for m in DAY_MEASURES]
+        items = [(MEASURE_INDEX[m], v) for m, v in deltas.items() if v]
+        sums = self.changes.adds[ST_DAY]
+        width = len(DAY_MEASURES)
         for lvl, anc in region_keys(region, ROLLUP_LEVELS):
             for grp in groups:
-                self.changes.add_vector(ST_DAY, (lvl, anc, grp, day), vector)
+                key = (lvl, anc, grp, day)
+                vector = sums.get(key)
+                if vector is None:
+                    vector = sums[key] = [0] * width
+                for i, v in items:
+                    vector[i] += v
 
     # Distinct counts -------------------------------------------------------------------
 
-    def rollups(self, measure: str, subject: str, scope: str) -> list[tuple[int, str, str]]:
+    def region_of(self, measure: str, subject: str) -> str:
+        return self.volunteer(subject)["region"] if measure == ACTIVE else ""
+
+    def rollups(self, measure: str, subject: str, scope: str) -> list[tuple[int, str]]:
+        """The st_count rows a pair of this scope counts in (none: counted from st_pair)."""
         if measure == ACTIVE:
+            if scope:
+                return []
             region = self.volunteer(subject)["region"]
-            return [(lvl, anc, scope) for lvl, anc in region_keys(region, ROLLUP_LEVELS)]
+            # exact codes only above county level (rare): county and below are rolled up
+            return [(lvl, anc) for lvl, anc in region_keys(region, ROLLUP_LEVELS) if lvl < EXACT + ROLLUP_LEVELS]
         lvl, anc, grp = scope.split("|", 2)
-        return [(int(lvl), anc, grp)]
+        return [] if grp else [(int(lvl), anc)]
 
     def finish(self) -> Changes:
         subjects = sorted(self.occurrences)
@@ -345,13 +361,19 @@ class _Batch:
             else:
                 self.changes.put(ST_PAIR, {
                     "measure": measure, "subject": subject, "scope": scope, "day": day,
-                    "n": after[0], "prev_day": after[1],
+                    "n": after[0], "prev_day": after[1], "region": self.region_of(measure, subject),
                 })
             if before is not None and after is not None and before[1] == after[1]:
                 continue  # only the number of occurrences changed: still one distinct subject
-            rollups = rollups or self.rollups(measure, subject, scope)
-            for lvl, anc, grp in rollups:
-                if before is not None:
-                    self.changes.add(ST_COUNT, (measure, lvl, anc, grp, day, before[1]), n=-1)
-                if after is not None:
-                    self.changes.add(ST_COUNT, (measure, lvl, anc, grp, day, after[1]), n=+1)
+            if rollups is None:
+                rollups = self.rollups(measure, subject, scope)
+            counts = self.changes.adds[ST_COUNT]
+            for lvl, anc in rollups:
+                for state, sign in ((before, -1), (after, +1)):
+                    if state is not None:
+                        key = (measure, lvl, anc, day, state[1])
+                        vector = counts.get(key)
+                        if vector is None:
+                            counts[key] = [sign]
+                        else:
+                            vector[0] += sign

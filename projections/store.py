@@ -119,9 +119,18 @@ class Reader(ABC):
 
     @abstractmethod
     def distinct_counts(
-        self, measure: str, spot: Spot, grp: str, grp_prefix: bool, first_day: int, last_day: int,
-        grouping: Grouping,
-    ) -> dict[Any, int]: ...
+        self, measure: str, spot: Spot, first_day: int, last_day: int, grouping: Grouping
+    ) -> dict[Any, int]:
+        """Distinct subjects with an occurrence in [first_day, last_day], from the rolled-up
+        counts (st_count) of the whole-ledger scope."""
+
+    @abstractmethod
+    def pair_counts(
+        self, measure: str, scope: str, scope_prefix: bool, region: str | None,
+        first_day: int, last_day: int, grouping: Grouping,
+    ) -> dict[Any, int]:
+        """The same, counted from the pairs themselves (st_pair) of a scope or scopes, within
+        a region prefix; groupings: none, "scope", "substr" (of the region), "month"."""
 
     @abstractmethod
     def day_span(self, spot: Spot) -> tuple[int, int] | None: ...
@@ -160,6 +169,10 @@ class ReadModelStore(ABC):
 
     @abstractmethod
     def drop_generation(self, generation: int, names: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def analyze(self, generation: int) -> None:
+        """Refreshes the database's statistics of a generation's tables (after a rebuild)."""
 
     @abstractmethod
     def positions(self, generation: int, names: Sequence[str]) -> dict[str, int]: ...
