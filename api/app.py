@@ -11,9 +11,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.problems import problem, problem_response
-from api.routes import keys, reading, things, transactions
+from api.routes import keys, reading, statistics, things, transactions
 from api.schemas import Health
 from ledger.application import HourLedger
+from projections import ReadModels
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a batch of 1,000 transactions is well under 1 MiB
 
@@ -74,9 +75,16 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
     """The API over `ledger`; with `follow_projections`, this process keeps the read models
     up to date in a background thread while it serves."""
 
+    read_models = ReadModels(ledger)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        if follow_projections:
+            read_models.start()
+        try:
+            yield
+        finally:
+            read_models.stop()
 
     app = FastAPI(
         title="Hour Ledger",
@@ -86,13 +94,14 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ledger = ledger
+    app.state.read_models = read_models
     problems.install(app)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Any:
         return {"status": "ok"}
 
-    for module in (things, transactions, reading, keys):
+    for module in (things, transactions, reading, statistics, keys):
         app.include_router(module.router)
     app.add_middleware(BodyLimit)
     return app

@@ -5,7 +5,7 @@ finds the key behind a request and guards the read-only routes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -32,7 +32,12 @@ def current_actor(
     return ledger_of(request).authenticate(credentials.credentials)
 
 
+def read_models_of(request: Request) -> Any:
+    return request.app.state.read_models
+
+
 LedgerDep = Annotated[HourLedger, Depends(ledger_of)]
+ReadModelsDep = Annotated[Any, Depends(read_models_of)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 

@@ -294,6 +294,52 @@ class ApiKeyOut(BaseModel):
     secret: str | None = None
 
 
+class StatementEntry(BaseModel):
+    transaction_id: UUID
+    type: str
+    minutes: int
+    balance_after_minutes: int
+    recorded_at: datetime
+
+
+class StatementOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    opening_minutes: int
+    entries: list[StatementEntry]
+    closing_minutes: int
+    next_cursor: str | None
+
+
+class Figures(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    volunteers: int
+    active_volunteers: int
+    service_records: int
+    service_minutes: int
+    redemptions: int
+    redeemed_minutes: int
+    timebank_accounts: int
+    timebank_deposited_minutes: int
+    timebank_withdrawn_minutes: int
+    beneficiaries: int
+    stars: dict[str, int]
+
+
+class SummaryOut(Figures):
+    pass
+
+
+class Group(Figures):
+    key: str
+    name: str
+
+
+class BreakdownOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    by: str
+    groups: list[Group]
+
+
 class DomainEventOut(BaseModel):
     originator_id: UUID
     originator_version: int

@@ -1,30 +1,120 @@
-"""Balances and, from the read models, statements and statistics."""
+"""Reading: balances (now and as of any moment), statements, a volunteer's raw events.
+
+Balances and statements come from the read models; `min_position` makes a read wait until
+they have caught up with the caller's own last write (SPEC §3, Consistency)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Any
+from datetime import date, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 
 from api import views
-from api.auth import ActorDep, LedgerDep, require_reader
+from api.auth import ActorDep, LedgerDep, ReadModelsDep, require_reader
 from api.routes import problems
-from api.schemas import BalanceOut, DomainEventOut
+from api.schemas import BalanceOut, DomainEventOut, StatementOut
 from ledger.actors import Role
+from ledger.errors import NotFoundError, UnavailableError, ValidationError
+
+CHINA = timezone(timedelta(hours=8))
 
 router = APIRouter(prefix="/v1", tags=["reading"])
 
-MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="Answer only once the log up to here is read")]
+MinPosition = Annotated[
+    int | None, Query(ge=0, le=2**62, description="Answer only once the read models have read the log up to here")
+]
+WAIT_SECONDS = 3.0
+
+
+def caught_up(read_models: Any, ledger: Any, min_position: int | None) -> None:
+    """Waits for the read models to reach `min_position` (503 `unavailable` after a short wait).
+
+    Without `min_position`, waits as briefly for the log's head when the request arrived, and
+    then answers what the read models hold: a client sees every write that finished before
+    its read unless the follower is far behind."""
+    if min_position is None:
+        read_models.wait_for(ledger.head_position(), WAIT_SECONDS)
+        return
+    if not read_models.wait_for(min_position, WAIT_SECONDS):
+        raise UnavailableError(
+            f"the read models are at position {read_models.position()}, behind {min_position}; try again"
+        )
+
+
+def from_read_models(ledger: Any, read_models: Any, volunteer_id: UUID, read: Any) -> Any:
+    """A read model's answer for a volunteer the ledger knows; if the follower has not seen the
+    registration yet, waits for it to catch up with the log once."""
+    answer = read()
+    if answer is None:
+        ledger.get_volunteer(volunteer_id)  # 404 when the ledger does not know them either
+        if not read_models.wait_for(ledger.head_position(), WAIT_SECONDS):
+            raise UnavailableError("the read models are catching up; try again")
+        answer = read()
+        if answer is None:
+            raise NotFoundError(f"volunteer {volunteer_id} not found")
+    return answer
 
 
 @router.get("/volunteers/{volunteer_id}/balance", response_model=BalanceOut, responses=problems(404))
-def get_balance(volunteer_id: UUID, actor: ActorDep, ledger: LedgerDep, min_position: MinPosition = None) -> Any:
+def get_balance(
+    volunteer_id: UUID,
+    actor: ActorDep,
+    ledger: LedgerDep,
+    read_models: ReadModelsDep,
+    as_of: Annotated[
+        str | None, Query(max_length=40, description="RFC 3339 (or a date: its end, Asia/Shanghai); the balance with every transaction recorded at or before it")
+    ] = None,
+    min_position: MinPosition = None,
+) -> Any:
     person = ledger.get_volunteer(volunteer_id)
     if actor.role is not Role.EXCHANGE_POINT:
         require_reader(actor, person.region_code, f"volunteer {volunteer_id}")
-    return views.balance(ledger.balance(volunteer_id), datetime.now(timezone.utc))
+    moment_ = moment("as_of", as_of, end_of_day=True)
+    caught_up(read_models, ledger, min_position)
+    return from_read_models(ledger, read_models, volunteer_id, lambda: read_models.balance(volunteer_id, moment_))
+
+
+@router.get("/volunteers/{volunteer_id}/statement", response_model=StatementOut, responses=problems(404))
+def get_statement(
+    volunteer_id: UUID,
+    actor: ActorDep,
+    ledger: LedgerDep,
+    read_models: ReadModelsDep,
+    book: Literal["service", "timebank"] = "service",
+    from_: Annotated[str | None, Query(alias="from", max_length=40, description="RFC 3339, or a date (Asia/Shanghai)")] = None,
+    to: Annotated[str | None, Query(max_length=40, description="RFC 3339, or a date (Asia/Shanghai), inclusive")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    min_position: MinPosition = None,
+) -> Any:
+    person = ledger.get_volunteer(volunteer_id)
+    require_reader(actor, person.region_code, f"volunteer {volunteer_id}")
+    start, end = moment("from", from_, end_of_day=False), moment("to", to, end_of_day=True)
+    caught_up(read_models, ledger, min_position)
+    return from_read_models(
+        ledger, read_models, volunteer_id,
+        lambda: read_models.statement(volunteer_id, book, start, end, cursor, limit),
+    )
+
+
+def moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
+    """An RFC 3339 timestamp with a zone, or a date meaning that whole day in Asia/Shanghai."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=CHINA)
+            return start + timedelta(days=1, microseconds=-1) if end_of_day else start
+        # An unencoded "+" in a query string arrives as a space: read it as the "+" it was.
+        parsed = datetime.fromisoformat(text.replace(" ", "+").replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationError(name, "expected an RFC 3339 timestamp or a date (YYYY-MM-DD)") from None
+    if parsed.tzinfo is None:
+        raise ValidationError(name, "a timestamp needs a zone, e.g. 2026-03-05T09:00:00+08:00")
+    return parsed
 
 
 @router.get("/volunteers/{volunteer_id}/events", response_model=list[DomainEventOut], responses=problems(404))

@@ -1,0 +1,61 @@
+"""Statistics for civilisation offices: totals by region (rolled up by code prefix), and
+breakdowns by region level, organisation, category, exchange point or month."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from api.auth import ActorDep, LedgerDep, ReadModelsDep, require_reader
+from api.routes import problems
+from api.routes.reading import MinPosition, caught_up
+from api.schemas import BreakdownOut, RegionCode, SummaryOut
+
+router = APIRouter(prefix="/v1/stats", tags=["statistics"])
+
+Day = Annotated[date | None, Query(description="A date, inclusive (Asia/Shanghai)")]
+
+
+def scoped_region(actor: Any, region: str | None) -> str | None:
+    """A region-scoped key reads its own region when it names none, and nothing outside it."""
+    require_reader(actor)
+    if actor.region_prefix:
+        if region is None:
+            return actor.region_prefix
+        if not region.startswith(actor.region_prefix):
+            actor.require_region(region, f"region {region}")
+    return region
+
+
+@router.get("/summary", response_model=SummaryOut, responses=problems())
+def summary(
+    actor: ActorDep,
+    ledger: LedgerDep,
+    read_models: ReadModelsDep,
+    region: Annotated[RegionCode | None, Query()] = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Day = None,
+    min_position: MinPosition = None,
+) -> Any:
+    region = scoped_region(actor, region)
+    caught_up(read_models, ledger, min_position)
+    return read_models.summary(region, from_, to)
+
+
+@router.get("/breakdown", response_model=BreakdownOut, responses=problems())
+def breakdown(
+    actor: ActorDep,
+    ledger: LedgerDep,
+    read_models: ReadModelsDep,
+    by: Literal["region", "organization", "category", "exchange_point", "month"],
+    level: Literal["province", "city", "county", "town", "village"] | None = None,
+    region: Annotated[RegionCode | None, Query()] = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Day = None,
+    min_position: MinPosition = None,
+) -> Any:
+    region = scoped_region(actor, region)
+    caught_up(read_models, ledger, min_position)
+    return read_models.breakdown(by, level, region, from_, to)
