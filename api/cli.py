@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from ledger.actors import SYSTEM, Role
+from projections.cli import app as projections_app
 from ledger.application import HourLedger
 from ledger.config import ConfigurationError, LedgerSettings
 from ledger.errors import LedgerError
@@ -25,6 +26,7 @@ from ledger.persistence import (
 app = typer.Typer(help="Hour Ledger: volunteer service hours and time banks.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="api-keys")
+app.add_typer(projections_app, name="projections")
 
 err = Console(stderr=True)
 
@@ -57,7 +59,6 @@ def serve(
 
     ledger = open_ledger()
     secret = ledger.bootstrap_admin_key()
-    ledger.close()
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     out = Console()
     out.print(f"Hour Ledger on {database_url()}", highlight=False)
@@ -65,8 +66,24 @@ def serve(
     if secret:
         out.print("First admin key (shown once; keep it):", highlight=False)
         print(secret, flush=True)
-    os.environ[PROJECTIONS_ENV] = "in-process" if projections else "off"
-    uvicorn.run("api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+    follower = None
+    if projections and workers > 1:
+        # One follower for all workers, in this supervising process: followers in every
+        # worker would only contend for the same tracking rows.
+        from projections import ReadModels
+
+        follower = ReadModels(ledger)
+        follower.start()
+        os.environ[PROJECTIONS_ENV] = "off"
+    else:
+        ledger.close()
+        os.environ[PROJECTIONS_ENV] = "in-process" if projections else "off"
+    try:
+        uvicorn.run("api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+    finally:
+        if follower is not None:
+            follower.stop()
+            ledger.close()
 
 
 @keys_app.command("create")
