@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.api_key import key_id_of
 from ledger.application import HourLedger
+from ledger.persistence import persistence_env
 
 PROBLEM_JSON = "application/problem+json"
 HUAIAN, XUYI, CHANGZHOU, JINTAN = "3208", "320830", "3204", "320412"
@@ -30,6 +31,8 @@ HUAIAN, XUYI, CHANGZHOU, JINTAN = "3208", "320830", "3204", "320412"
 # no two records overlap (a record lasts at most 1,440 minutes).
 FIRST_SLOT = datetime(2001, 1, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
 _slots = itertools.count()
+# When the world's own service record (alice's, 600 minutes) started: before every slot.
+SERVICE_START = datetime(2000, 6, 1, 8, 0, tzinfo=timezone(timedelta(hours=8)))
 
 
 def new_id() -> str:
@@ -289,7 +292,7 @@ def build_world(api: Api) -> World:
     assert_created(admin.post(f"/v1/volunteers/{cz_volunteer}/timebank"))
     cz_point = create("/v1/exchange-points", exchange_point(JINTAN, name="Jintan exchange point"))
     assert admin.put(f"/v1/exchange-points/{cz_point}/items/tea", item(60, 10)).status_code == 200
-    service = create("/v1/transactions", service_record(alice, org, minutes=600))
+    service = create("/v1/transactions", service_record(alice, org, minutes=600, started_at=SERVICE_START))
     deposit_id = create("/v1/transactions", deposit(alice, org, 600))
     return World(org, alice, bob, carol, point, cz_org, cz_volunteer, cz_point, service, deposit_id)
 
@@ -304,4 +307,35 @@ def api(ledger: HourLedger) -> Iterator[Api]:
 @pytest.fixture
 def world(api: Api) -> World:
     return build_world(api)
+
+
+# One store and world per module, for tests that record nothing (each asserts it does not)
+# or only add things of their own: built once instead of once per test.
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    from tests.conftest import PostgresSchema, require_postgres
+
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'ledger.sqlite3'}"
+    else:
+        require_postgres()
+        schema = PostgresSchema()
+        url = schema.url
+    ledger = HourLedger(env=persistence_env(url))
+    try:
+        client = Api(ledger)
+        with client.client:
+            yield client
+    finally:
+        ledger.close()
+        if schema is not None:
+            schema.drop()
+
+
+@pytest.fixture(scope="module")
+def shared_world(shared_api: Api) -> World:
+    return build_world(shared_api)
 

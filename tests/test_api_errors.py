@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.api_client import (
+    SERVICE_START,
     Api,
     World,
     api,  # noqa: F401 - fixture
@@ -30,6 +31,8 @@ from tests.api_client import (
     transfer,
     volunteer,
     withdrawal,
+    shared_api,  # noqa: F401 - fixture
+    shared_world,  # noqa: F401 - fixture
     world,  # noqa: F401 - fixture
 )
 
@@ -110,8 +113,9 @@ INVALID: list[tuple[str, Request, str]] = [
 
 @pytest.mark.parametrize("what, request_of, field", INVALID, ids=[case[0] for case in INVALID])
 def test_a_body_that_fails_validation_is_a_422_naming_the_field(
-    api: Api, world: World, what: str, request_of: Request, field: str
+    shared_api: Api, shared_world: World, what: str, request_of: Request, field: str
 ) -> None:
+    api, world = shared_api, shared_world
     method, path, body = request_of(world)
     with nothing_recorded(api, world.alice, world.bob, points=(world.point,)):
         response = api.admin.request(method, path, json=body)
@@ -130,7 +134,8 @@ def test_a_body_that_fails_validation_is_a_422_naming_the_field(
         ("POST", "/v1/transactions/batch"),
     ],
 )
-def test_malformed_json_is_a_400(api: Api, world: World, method: str, path: str) -> None:
+def test_malformed_json_is_a_400(shared_api: Api, shared_world: World, method: str, path: str) -> None:
+    api, world = shared_api, shared_world
     url = path.format(point=world.point)
     with nothing_recorded(api, world.alice, points=(world.point,)):
         for raw in (b'{"name": "x",', b"{'name': 'x'}", b"not json", b'{"a": 1} trailing'):
@@ -142,7 +147,8 @@ def test_malformed_json_is_a_400(api: Api, world: World, method: str, path: str)
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_a_body_over_two_mebibytes_is_a_413(api: Api, world: World) -> None:
+def test_a_body_over_two_mebibytes_is_a_413(shared_api: Api, shared_world: World) -> None:
+    api, world = shared_api, shared_world
     big = b'{"transactions": [' + b'{"id": "x"},' * 200_000 + b'{}]}'
     assert len(big) > 2 * 1024 * 1024
 
@@ -165,8 +171,39 @@ def test_a_body_over_two_mebibytes_is_a_413(api: Api, world: World) -> None:
 
 # Rules of the ledger -------------------------------------------------------------------
 
-# (the error, what was done before, the request that fails, status)
-Setup = Callable[[Api, World], Any]
+Make = Callable[[World], dict[str, Any]]
+
+# (the error, the request that fails in the world as built, status)
+RULES: list[tuple[str, Make, int]] = [
+    ("insufficient_balance", lambda w: withdrawal(w.alice, 601), 409),
+    ("insufficient_balance", lambda w: donation(w.alice, 601), 409),
+    ("insufficient_balance", lambda w: transfer(w.bob, w.alice, 1), 409),
+    ("insufficient_balance", lambda w: grant(w.bob, 1), 409),  # the pool is empty
+    ("insufficient_balance", lambda w: redemption(w.point, w.alice, ("tea", 10), ("badge", 1)), 409),
+    ("out_of_stock", lambda w: redemption(w.point, w.alice, ("umbrella", 1)), 409),
+    ("out_of_stock", lambda w: redemption(w.point, w.alice, ("tea", 1), ("badge", 2)), 409),
+    ("star_level_too_low", lambda w: redemption(w.point, w.alice, ("medal", 1)), 409),
+    ("timebank_not_open", lambda w: deposit(w.carol, w.org, 60), 409),
+    ("timebank_not_open", lambda w: withdrawal(w.carol, 60), 409),
+    ("timebank_not_open", lambda w: transfer(w.alice, w.carol, 60), 409),
+    ("timebank_cap_exceeded", lambda w: deposit(w.alice, w.org, 90_000 - 599), 409),
+    ("overlapping_service", lambda w: service_record(w.alice, w.org, 30, started_at=SERVICE_START + timedelta(minutes=599)), 409),
+    ("transaction_id_conflict", lambda w: {**withdrawal(w.alice, 5), "id": w.deposit}, 409),
+    ("not_found", lambda w: withdrawal(new_id(), 5), 404),
+    ("not_found", lambda w: deposit(w.alice, new_id(), 5), 404),
+    ("not_found", lambda w: service_record(w.alice, new_id()), 404),
+    ("not_found", lambda w: redemption(new_id(), w.alice, ("tea", 1)), 404),
+    ("not_found", lambda w: redemption(w.point, w.alice, ("caviar", 1)), 404),
+    ("not_found", lambda w: transfer(w.alice, new_id(), 5), 404),
+    ("not_found", lambda w: reversal(new_id()), 404),
+]
+
+
+@pytest.mark.parametrize("code, make, status", RULES, ids=[f"{c[0]}-{i}" for i, c in enumerate(RULES)])
+def test_a_rule_of_the_ledger_refuses_the_transaction(
+    shared_api: Api, shared_world: World, code: str, make: Make, status: int
+) -> None:
+    assert_refused_and_nothing_recorded(shared_api, shared_world, make(shared_world), status, code)
 
 
 def post_ok(api: Api, body: dict[str, Any]) -> dict[str, Any]:
@@ -178,49 +215,29 @@ def reversed_redemption(api: Api, w: World) -> dict[str, Any]:
     return post_ok(api, reversal(bought["id"]))
 
 
-RULES: list[tuple[str, Setup, Callable[[World, Any], dict[str, Any]], int]] = [
-    ("insufficient_balance", None, lambda w, _: withdrawal(w.alice, 601), 409),
-    ("insufficient_balance", None, lambda w, _: donation(w.alice, 601), 409),
-    ("insufficient_balance", None, lambda w, _: transfer(w.bob, w.alice, 1), 409),
-    ("insufficient_balance", None, lambda w, _: grant(w.bob, 1), 409),  # the pool is empty
-    ("insufficient_balance", None, lambda w, _: redemption(w.point, w.alice, ("tea", 10), ("badge", 1)), 409),
+# (the error, what is done first, the request that then fails)
+RULES_AFTER: list[tuple[str, Callable[[Api, World], Any], Callable[[World, Any], dict[str, Any]]]] = [
+    # The earned hours were spent: the service record cannot be taken back.
     ("insufficient_balance", lambda api, w: post_ok(api, redemption(w.point, w.alice, ("tea", 1))),
-     lambda w, _: reversal(w.service), 409),  # the earned hours were already spent
-    ("insufficient_balance", lambda api, w: post_ok(api, withdrawal(w.alice, 1)),
-     lambda w, _: reversal(w.deposit), 409),
-    ("out_of_stock", None, lambda w, _: redemption(w.point, w.alice, ("umbrella", 1)), 409),
-    ("out_of_stock", None, lambda w, _: redemption(w.point, w.alice, ("tea", 1), ("badge", 2)), 409),
-    ("star_level_too_low", None, lambda w, _: redemption(w.point, w.alice, ("medal", 1)), 409),
-    ("timebank_not_open", None, lambda w, _: deposit(w.carol, w.org, 60), 409),
-    ("timebank_not_open", None, lambda w, _: withdrawal(w.carol, 60), 409),
-    ("timebank_not_open", None, lambda w, _: transfer(w.alice, w.carol, 60), 409),
-    ("timebank_cap_exceeded", None, lambda w, _: deposit(w.alice, w.org, 90_000 - 599), 409),
+     lambda w, _: reversal(w.service)),
+    ("insufficient_balance", lambda api, w: post_ok(api, withdrawal(w.alice, 1)), lambda w, _: reversal(w.deposit)),
     ("timebank_cap_exceeded", lambda api, w: post_ok(api, deposit(w.bob, w.org, 90_000)),
-     lambda w, _: transfer(w.alice, w.bob, 1), 409),
-    ("overlapping_service", lambda api, w: api.admin.get(f"/v1/transactions/{w.service}").json(),
-     lambda w, s: service_record(w.alice, w.org, 30, started_at=datetime.fromisoformat(s["started_at"]) + timedelta(minutes=599)), 409),
-    ("already_reversed", lambda api, w: post_ok(api, reversal(w.deposit)), lambda w, _: reversal(w.deposit), 409),
-    ("not_reversible", reversed_redemption, lambda w, undo: reversal(undo["id"]), 409),
-    ("transaction_id_conflict", None, lambda w, _: {**withdrawal(w.alice, 5), "id": w.deposit}, 409),
-    ("not_found", None, lambda w, _: withdrawal(new_id(), 5), 404),
-    ("not_found", None, lambda w, _: deposit(w.alice, new_id(), 5), 404),
-    ("not_found", None, lambda w, _: service_record(w.alice, new_id()), 404),
-    ("not_found", None, lambda w, _: redemption(new_id(), w.alice, ("tea", 1)), 404),
-    ("not_found", None, lambda w, _: redemption(w.point, w.alice, ("caviar", 1)), 404),
-    ("not_found", None, lambda w, _: transfer(w.alice, new_id(), 5), 404),
-    ("not_found", None, lambda w, _: reversal(new_id()), 404),
+     lambda w, _: transfer(w.alice, w.bob, 1)),
+    ("already_reversed", lambda api, w: post_ok(api, reversal(w.deposit)), lambda w, _: reversal(w.deposit)),
+    ("not_reversible", reversed_redemption, lambda w, undo: reversal(undo["id"])),
 ]
 
 
-@pytest.mark.parametrize(
-    "code, setup, make, status", RULES, ids=[f"{c[0]}-{i}" for i, c in enumerate(RULES)]
-)
-def test_a_rule_of_the_ledger_refuses_the_transaction(
-    api: Api, world: World, code: str, setup: Setup | None, make: Callable[[World, Any], dict[str, Any]], status: int
+@pytest.mark.parametrize("code, before, make", RULES_AFTER, ids=[c[0] for c in RULES_AFTER])
+def test_a_rule_of_the_ledger_refuses_what_earlier_transactions_rule_out(
+    api: Api, world: World, code: str, before: Callable[[Api, World], Any], make: Callable[[World, Any], dict[str, Any]]
 ) -> None:
-    before = setup(api, world) if setup else None
-    body = make(world, before)
-    with nothing_recorded(api, world.alice, world.bob, world.carol, points=(world.point,)):
+    done = before(api, world)
+    assert_refused_and_nothing_recorded(api, world, make(world, done), 409, code)
+
+
+def assert_refused_and_nothing_recorded(api: Api, w: World, body: dict[str, Any], status: int, code: str) -> None:
+    with nothing_recorded(api, w.alice, w.bob, w.carol, points=(w.point,)):
         assert_problem(api.admin.post("/v1/transactions", body), status, code)
         # Retrying the refused request is refused the same way: the id was not taken.
         assert_problem(api.admin.post("/v1/transactions", body), status, code)
@@ -253,7 +270,8 @@ def test_a_refused_id_can_be_used_once_the_rule_is_met(api: Api, world: World) -
     ],
     ids=["no key", "unknown key", "malformed key", "prefix only", "not ours", "empty", "basic auth", "no scheme"],
 )
-def test_a_request_without_a_valid_key_is_a_401(api: Api, world: World, authorization: str | None) -> None:
+def test_a_request_without_a_valid_key_is_a_401(shared_api: Api, shared_world: World, authorization: str | None) -> None:
+    api, world = shared_api, shared_world
     headers = {"Authorization": authorization} if authorization is not None else {}
     with nothing_recorded(api, world.alice):
         for method, path, body in (
@@ -268,14 +286,16 @@ def test_a_request_without_a_valid_key_is_a_401(api: Api, world: World, authoriz
             assert response.headers.get("www-authenticate", "").startswith("Bearer")
 
 
-def test_a_forged_secret_for_a_real_key_is_a_401(api: Api, world: World) -> None:
+def test_a_forged_secret_for_a_real_key_is_a_401(shared_api: Api, shared_world: World) -> None:
+    api, world = shared_api, shared_world
     operator = api.key("operator")
     forged = operator.secret[:-4] + ("AAAA" if not operator.secret.endswith("AAAA") else "BBBB")
     response = api.client.get(f"/v1/volunteers/{world.alice}", headers={"Authorization": f"Bearer {forged}"})
     assert_problem(response, 401, "unauthorized")
 
 
-def test_unauthenticated_bad_input_is_still_a_4xx(api: Api) -> None:
+def test_unauthenticated_bad_input_is_still_a_4xx(shared_api: Api) -> None:
+    api = shared_api
     # Validation may run before the key is checked; either way no 5xx and a problem.
     response = api.client.post("/v1/transactions", content=b"{", headers={"content-type": "application/json"})
     assert response.status_code in (400, 401)
