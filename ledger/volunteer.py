@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -127,9 +127,12 @@ class Volunteer(Aggregate):
         self.redeemed_minutes -= minutes
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _micros(moment: datetime) -> int:
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+    return (moment - EPOCH) // timedelta(microseconds=1)
 
 
 def _moment(micros: int) -> str:
-    return datetime.fromtimestamp(micros / 1_000_000, timezone.utc).isoformat()
+    return (EPOCH + timedelta(microseconds=micros)).isoformat()
