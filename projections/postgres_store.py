@@ -31,6 +31,7 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         PostgresTrackingRecorder.__init__(self, datastore, tracking_table_name=TRACKING_TABLE)
         self.schema = datastore.schema
         self.channel = events.channel_name
+        self.events_table = events.events_table_name
         # One advisory lock per schema serialises changes of generations.
         self.lock_key = zlib.crc32(f"hour-ledger-read-models:{self.schema}".encode())
 
@@ -51,6 +52,20 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s")
+
+    def _events_query(self, topics: int) -> str:
+        marks = ", ".join("?" for _ in range(topics))
+        return (
+            f"SELECT notification_id, originator_id, originator_version, topic, state "
+            f"FROM {self._q(self.events_table)} WHERE notification_id > ? AND notification_id <= ? "
+            f"AND topic IN ({marks}) ORDER BY notification_id LIMIT ?"
+        )
+
+    def _head_query(self) -> str:
+        return f"SELECT MAX(notification_id) FROM {self._q(self.events_table)}"
+
+    def _originator_id(self, value: Any) -> Any:
+        return value
 
     def _lock(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))

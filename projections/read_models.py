@@ -72,7 +72,7 @@ def make_store(ledger: Any) -> ReadModelStore:
     if isinstance(recorder, SQLiteApplicationRecorder):
         from projections.sqlite_store import SQLiteReadModelStore
 
-        return SQLiteReadModelStore(recorder.datastore)
+        return SQLiteReadModelStore(recorder.datastore, recorder)
     raise TypeError(f"read models need a PostgreSQL or SQLite store, not {type(recorder).__name__}")
 
 
@@ -586,12 +586,14 @@ class ReadModels:
         try:
             runner.run(progress)
             self.store.analyze(generation)
-            for _ in range(100):
-                position = runner.run(progress)
-                replaced = self.store.switch_generation(generation, self.names)
-                if replaced is not None:
-                    break
-            else:
+            # Close the gap outside any lock first; then the last few events inside the switch,
+            # while the current generation cannot move: positions never go backwards.
+            while runner.head() - runner.run(progress) > self.batch_size:
+                pass
+            replaced = self.store.switch_generation(
+                generation, self.names, final=lambda transaction: runner.run(progress, transaction)
+            )
+            if replaced is None:  # pragma: no cover - final() caught up under the lock
                 raise UnavailableError("the rebuilt read models could not catch up with the current ones")
         except BaseException:
             try:
@@ -601,6 +603,7 @@ class ReadModels:
             raise
         if replaced:
             self.store.drop_generation(replaced, self.names)
+        position = runner.position
         if progress:
             progress(position, max(position, runner.head()))
         self._advance(max(self._known, position))

@@ -59,18 +59,24 @@ class Runner:
     def position(self) -> int:
         return min(self.positions.values())
 
-    def head(self) -> int:
+    def head(self, transaction: Any = None) -> int:
+        if transaction is not None:
+            return self.store.log_head(transaction)
         return int(self.ledger.recorder.max_notification_id() or 0)
 
-    def step(self, head: int | None = None) -> bool:
-        """Processes one page; False when there was nothing left up to the head."""
-        head = self.head() if head is None else head
+    def step(self, head: int | None = None, transaction: Any = None) -> bool:
+        """Processes one page; False when there was nothing left up to the head. With a
+        `transaction`, reads and writes the projections' rows in it (a generation switch)."""
+        head = self.head(transaction) if head is None else head
         start = self.position
         if start >= head:
             return False
-        notifications = self.ledger.recorder.select_notifications(
-            start=start, limit=self.batch_size, stop=head, topics=self.topics, inclusive_of_start=False
-        )
+        if transaction is not None:
+            notifications = self.store.read_log(transaction, start, head, self.topics, self.batch_size)
+        else:
+            notifications = self.ledger.recorder.select_notifications(
+                start=start, limit=self.batch_size, stop=head, topics=self.topics, inclusive_of_start=False
+            )
         end = notifications[-1].id if len(notifications) >= self.batch_size else head
         mapper = self.ledger.mapper
         events = [(n.id, mapper.to_domain_event(n)) for n in notifications]
@@ -79,10 +85,15 @@ class Runner:
             if expected >= end:
                 continue
             todo = [(i, e) for i, e in events if i > expected]
-            changes = projection.process(todo, partial(self.store.fetch, self.generation))
+            fetch = partial(self.store.fetch, self.generation, transaction=transaction)
+            changes = projection.process(todo, fetch)
             try:
-                self.store.commit(self.generation, self.state, projection.name, expected, end, changes)
+                self.store.commit(
+                    self.generation, self.state, projection.name, expected, end, changes, transaction=transaction
+                )
             except PositionConflict:
+                if transaction is not None:
+                    raise
                 # Another process wrote this batch (or more): take its position and go on.
                 log.info("%s@%s: position moved by another process", projection.name, self.generation)
                 self.positions = self.store.positions(self.generation, self.names)
@@ -92,14 +103,13 @@ class Runner:
                 self.on_batch(projection.name, self.generation, end, len(todo))
         return True
 
-    def run(self, progress: Callable[[int, int], None] | None = None, until: int | None = None) -> int:
-        """Steps until caught up with the head (read once per page); answers the position."""
-        while True:
-            head = self.head()
-            if until is not None:
-                head = min(head, until)
-            if not self.step(head):
+    def run(self, progress: Callable[[int, int], None] | None = None, transaction: Any = None) -> int:
+        """Processes everything up to the head as it is now (read once: a busy log is not
+        chased forever); answers the position."""
+        head = self.head(transaction)
+        while self.position < head:
+            if not self.step(head, transaction):
                 break
             if progress:
-                progress(self.position, max(head, self.position))
+                progress(self.position, head)
         return self.position

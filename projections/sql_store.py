@@ -13,9 +13,11 @@ writes the projection's rows.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
+
+from eventsourcing.persistence import Notification
 
 from projections.schema import (
     ALL_TABLES,
@@ -215,9 +217,13 @@ class SqlReadModelStore(ReadModelStore):
             self._create_generation(cur, generation, names, "building")
             return generation
 
-    def switch_generation(self, generation: int, names: Sequence[str]) -> int | None:
+    def switch_generation(
+        self, generation: int, names: Sequence[str], final: Callable[[Any], None] | None = None
+    ) -> int | None:
         with self._write() as cur:
             self._lock(cur)
+            # Locks the rows that writers of any generation share-lock first (PostgreSQL):
+            # from here the current generation cannot move until this transaction ends.
             self._execute(
                 cur, f"SELECT generation, state FROM {self._q(GENERATIONS)}{self.update_lock}"
             )
@@ -225,6 +231,8 @@ class SqlReadModelStore(ReadModelStore):
             if states.get(generation) != "building":
                 raise GenerationChanged(f"generation {generation} is no longer being built")
             current = next((g for g, s in states.items() if s == "current"), None)
+            if final is not None:
+                final(cur)
             if current is not None:
                 if current > generation:
                     raise GenerationChanged(f"generation {current} is newer than {generation}")
@@ -270,27 +278,36 @@ class SqlReadModelStore(ReadModelStore):
             return self._positions(cur, generation, names)
 
     def commit(
-        self, generation: int, state: str, name: str, expected: int, new: int, changes: Changes
+        self, generation: int, state: str, name: str, expected: int, new: int, changes: Changes,
+        transaction: Any = None,
     ) -> None:
+        if transaction is not None:
+            self._commit(transaction, generation, state, name, expected, new, changes)
+            return
         with self._write() as cur:
-            self._execute(
-                cur,
-                f"SELECT state FROM {self._q(GENERATIONS)} WHERE generation = ?{self.share_lock}",
-                (generation,),
-            )
-            row = cur.fetchone()
-            if row is None or row[0] != state:
-                raise GenerationChanged(f"generation {generation} is no longer {state}")
-            # First, so that two processes working on one batch queue here and one of them fails.
-            self._execute(
-                cur,
-                f"UPDATE {self._tracking_table()} SET notification_id = ? "
-                "WHERE application_name = ? AND notification_id = ?",
-                (new, tracking_name(name, generation), expected),
-            )
-            if cur.rowcount != 1:
-                raise PositionConflict(f"{name}@{generation} is no longer at {expected}")
-            self._apply(cur, generation, changes)
+            self._commit(cur, generation, state, name, expected, new, changes)
+
+    def _commit(
+        self, cur: Any, generation: int, state: str, name: str, expected: int, new: int, changes: Changes
+    ) -> None:
+        self._execute(
+            cur,
+            f"SELECT state FROM {self._q(GENERATIONS)} WHERE generation = ?{self.share_lock}",
+            (generation,),
+        )
+        row = cur.fetchone()
+        if row is None or row[0] != state:
+            raise GenerationChanged(f"generation {generation} is no longer {state}")
+        # First, so that two processes working on one batch queue here and one of them fails.
+        self._execute(
+            cur,
+            f"UPDATE {self._tracking_table()} SET notification_id = ? "
+            "WHERE application_name = ? AND notification_id = ?",
+            (new, tracking_name(name, generation), expected),
+        )
+        if cur.rowcount != 1:
+            raise PositionConflict(f"{name}@{generation} is no longer at {expected}")
+        self._apply(cur, generation, changes)
 
     def _apply(self, cur: Any, generation: int, changes: Changes) -> None:
         # Two writers of one projection queue on its tracking row first, so the order in
@@ -314,14 +331,48 @@ class SqlReadModelStore(ReadModelStore):
             self._delete(cur, generation, table, maybe_zero, zero_only=True)
 
     def fetch(
-        self, generation: int, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+        self, generation: int, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]],
+        transaction: Any = None,
     ) -> list[dict[str, Any]]:
         if not values:
             return []
         cols = table.column_names
-        with self._read() as cur:
-            rows = self._select_in(cur, generation, table, columns, list(values), cols)
+        if transaction is not None:
+            rows = self._select_in(transaction, generation, table, columns, list(values), cols)
+        else:
+            with self._read() as cur:
+                rows = self._select_in(cur, generation, table, columns, list(values), cols)
         return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    # The events, read inside a transaction of ours ----------------------------------------
+
+    @abstractmethod
+    def _events_query(self, topics: int) -> str:
+        """Selects id, originator id, version, topic and state after ?, up to ?, of the
+        topics (as many ? as `topics`), in order, LIMIT ?."""
+
+    @abstractmethod
+    def _head_query(self) -> str: ...
+
+    @abstractmethod
+    def _originator_id(self, value: Any) -> Any: ...
+
+    def read_log(
+        self, transaction: Any, after: int, stop: int, topics: Sequence[str], limit: int
+    ) -> list[Notification]:
+        self._execute(transaction, self._events_query(len(topics)), [after, stop, *topics, limit])
+        return [
+            Notification(
+                id=int(i), originator_id=self._originator_id(o), originator_version=int(v),
+                topic=t, state=bytes(state),
+            )
+            for i, o, v, t, state in transaction.fetchall()
+        ]
+
+    def log_head(self, transaction: Any) -> int:
+        self._execute(transaction, self._head_query())
+        row = transaction.fetchone()
+        return int(row[0] or 0) if row else 0
 
     # Reading -----------------------------------------------------------------------------
 

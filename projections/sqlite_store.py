@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteTrackingRecorder
 
 from projections.schema import Table
 from projections.sql_store import SqlReadModelStore
@@ -18,8 +18,23 @@ from projections.sql_store import SqlReadModelStore
 class SQLiteReadModelStore(SqlReadModelStore, SQLiteTrackingRecorder):
     kind = "sqlite"
 
-    def __init__(self, datastore: SQLiteDatastore) -> None:
+    def __init__(self, datastore: SQLiteDatastore, events: SQLiteApplicationRecorder) -> None:
         SQLiteTrackingRecorder.__init__(self, datastore)
+        self.events_table = events.events_table_name
+        self.events = events
+
+    def _events_query(self, topics: int) -> str:
+        marks = ", ".join("?" for _ in range(topics))
+        return (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table} "
+            f"WHERE rowid > ? AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?"
+        )
+
+    def _head_query(self) -> str:
+        return f"SELECT MAX(rowid) FROM {self.events_table}"
+
+    def _originator_id(self, value: Any) -> Any:
+        return self.events.convert_originator_id(value)
 
     def _q(self, name: str) -> str:
         return name

@@ -12,10 +12,12 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
+
+from eventsourcing.persistence import Notification
 
 from projections.schema import Table
 
@@ -163,9 +165,13 @@ class ReadModelStore(ABC):
         """New empty tables in state 'building' (stale 'building' generations are dropped)."""
 
     @abstractmethod
-    def switch_generation(self, generation: int, names: Sequence[str]) -> int | None:
-        """Makes a built generation current if it is at least as far as the current one;
-        answers the generation it replaced (to drop), or None when it is not yet far enough."""
+    def switch_generation(
+        self, generation: int, names: Sequence[str], final: Callable[[Any], None] | None = None
+    ) -> int | None:
+        """Makes a built generation current, answering the generation it replaced (to drop;
+        0 if none). In one transaction that first stops the current generation from moving:
+        `final(transaction)` brings the new one up to the head, using that transaction for
+        its reads and writes; the switch then needs it at least as far as the current one."""
 
     @abstractmethod
     def drop_generation(self, generation: int, names: Sequence[str]) -> None: ...
@@ -179,16 +185,30 @@ class ReadModelStore(ABC):
 
     @abstractmethod
     def commit(
-        self, generation: int, state: str, name: str, expected: int, new: int, changes: Changes
+        self, generation: int, state: str, name: str, expected: int, new: int, changes: Changes,
+        transaction: Any = None,
     ) -> None:
-        """Writes a batch and moves the position from `expected` to `new`, atomically.
-        Raises PositionConflict or GenerationChanged (and writes nothing) otherwise."""
+        """Writes a batch and moves the position from `expected` to `new`, atomically (in its
+        own transaction, or in `transaction`). Raises PositionConflict or GenerationChanged
+        (and writes nothing) otherwise."""
 
     @abstractmethod
     def fetch(
-        self, generation: int, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+        self, generation: int, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]],
+        transaction: Any = None,
     ) -> list[dict[str, Any]]:
         """Rows whose `columns` equal one of `values` (a key, a key prefix, or an index)."""
+
+    @abstractmethod
+    def read_log(
+        self, transaction: Any, after: int, stop: int, topics: Sequence[str], limit: int
+    ) -> list[Notification]:
+        """The application's notifications after `after` up to `stop`, read in `transaction`
+        (a generation switch must not ask the pool for another connection: SQLite's pool has
+        one writer, and a writer waiting for it holds up readers too)."""
+
+    @abstractmethod
+    def log_head(self, transaction: Any) -> int: ...
 
     @abstractmethod
     def reading(self, generation: int | None = None) -> AbstractContextManager[Reader]:
