@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import writes
+from benchmarks import projections, writes
 
-BENCHMARKS = {"writes": writes.run}
+BENCHMARKS = {"writes": writes.run, "projections": projections.run}
 
 
 def main(names: list[str]) -> None:
