@@ -3,10 +3,12 @@ breakdowns by region level, organisation, category, exchange point or month."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 
 from api.auth import ActorDep, LedgerDep, ReadModelsDep, require_reader
 from api.routes import problems
@@ -15,7 +17,16 @@ from api.schemas import BreakdownOut, RegionCode, SummaryOut
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 
-Day = Annotated[date | None, Query(description="A date, inclusive (Asia/Shanghai)")]
+
+def _iso_date(value: Any) -> Any:
+    # pydantic would read "0.0" or "1700000000" as a Unix time; a date here is YYYY-MM-DD.
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("a date is YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Day = Annotated[IsoDate | None, Query(description="A date, inclusive (Asia/Shanghai)")]
 
 
 def scoped_region(actor: Any, region: str | None) -> str | None:
@@ -35,7 +46,7 @@ def summary(
     ledger: LedgerDep,
     read_models: ReadModelsDep,
     region: Annotated[RegionCode | None, Query()] = None,
-    from_: Annotated[date | None, Query(alias="from")] = None,
+    from_: Annotated[IsoDate | None, Query(alias="from")] = None,
     to: Day = None,
     min_position: MinPosition = None,
 ) -> Any:
@@ -52,7 +63,7 @@ def breakdown(
     by: Literal["region", "organization", "category", "exchange_point", "month"],
     level: Literal["province", "city", "county", "town", "village"] | None = None,
     region: Annotated[RegionCode | None, Query()] = None,
-    from_: Annotated[date | None, Query(alias="from")] = None,
+    from_: Annotated[IsoDate | None, Query(alias="from")] = None,
     to: Day = None,
     min_position: MinPosition = None,
 ) -> Any:
