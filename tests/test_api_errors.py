@@ -105,6 +105,8 @@ INVALID: list[tuple[str, Request, str]] = [
     ("unknown type", tx(lambda w: {**donation(w.alice, 10), "type": "gift"}), "body"),
     ("type missing", tx(lambda w: without(donation(w.alice, 10), "type")), "body"),
     ("a list for a body", lambda w: ("POST", "/v1/transactions", [donation(w.alice, 10)]), "body"),
+    ("date as a Unix time", lambda w: ("GET", "/v1/stats/summary?from=0.0", None), "from"),
+    ("date as a number", lambda w: ("GET", "/v1/stats/breakdown?by=month&to=1700000000", None), "to"),
     ("batch without transactions", lambda w: ("POST", "/v1/transactions/batch", {"atomic": True}), "transactions"),
     ("empty batch", lambda w: ("POST", "/v1/transactions/batch", {"transactions": []}), "transactions"),
     ("atomic as text", lambda w: ("POST", "/v1/transactions/batch", {"transactions": [{}], "atomic": "yes"}), "atomic"),
