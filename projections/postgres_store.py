@@ -48,7 +48,13 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         return self._q(TRACKING_TABLE)
 
     def _create_tracking_table(self) -> None:
-        PostgresTrackingRecorder.create_table(self)
+        # Two processes starting at once on a new schema must not both create the table.
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (self.lock_key,))
+            try:
+                PostgresTrackingRecorder.create_table(self)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s")

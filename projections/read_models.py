@@ -12,8 +12,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -621,11 +620,3 @@ class ReadModels:
 
     def close(self) -> None:
         self.stop()
-
-    @contextmanager
-    def following_context(self) -> Iterator[ReadModels]:
-        self.start()
-        try:
-            yield self
-        finally:
-            self.stop()

@@ -246,7 +246,7 @@ def test_a_follower_killed_mid_batch_resumes_and_matches_a_rebuild(database_url:
         people = backlog(app, volunteers=12, records=40)
         head = app.head_position()
 
-        with Follower(database_url, "--batch-size", "20") as first:
+        with Follower(database_url, "--batch-size", "5") as first:
             batches: list[str] = []
             first.expect(lambda line: position_line(line) is not None and len(batches.append(line) or batches) >= 4)
             assert first.stop(signal.SIGKILL) == -signal.SIGKILL
