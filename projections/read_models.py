@@ -128,6 +128,7 @@ class ReadModels:
         self._guard(lambda: self.store.setup(self.names))
         self._runner: Runner | None = None
         self._lock = threading.RLock()  # one catch-up at a time in this process
+        self._state = threading.Lock()  # starting and stopping
         self._changed = threading.Condition()
         self._known = 0
         self._wake = threading.Event()
@@ -139,7 +140,7 @@ class ReadModels:
 
     def start(self) -> None:
         """Follows the log in a background (daemon) thread; does nothing if already following."""
-        with self._lock:
+        with self._state:
             if self.following:
                 return
             self._stopping = threading.Event()
@@ -169,13 +170,14 @@ class ReadModels:
         self.ledger.on_saved(saved)
 
     def stop(self) -> None:
-        stopping, threads = self._stopping, self._threads
+        with self._state:
+            stopping, threads = self._stopping, self._threads
+            self._threads = []
         stopping.set()
         self._wake.set()
         for thread in threads:
             if thread is not threading.current_thread():
                 thread.join()
-        self._threads = []
 
     @property
     def following(self) -> bool:
@@ -197,7 +199,7 @@ class ReadModels:
 
     def follow(self, stopping: threading.Event) -> None:
         """Follows in this thread until `stopping` is set (the command line's `follow`)."""
-        with self._lock:
+        with self._state:
             if self.following:
                 raise RuntimeError("already following in a background thread")
             self._stopping = stopping
@@ -223,10 +225,8 @@ class ReadModels:
                 try:
                     position = runner.run()
                 except Exception as error:
-                    if self._generation_moved(runner):
-                        self._runner = None
-                        continue
-                    if isinstance(error, GenerationChanged):
+                    # A rebuild switched generations (the old tables may be gone): follow the new.
+                    if isinstance(error, GenerationChanged) or self._generation_moved(runner):
                         self._runner = None
                         continue
                     raise
@@ -283,7 +283,10 @@ class ReadModels:
             return True
         deadline = time.monotonic() + max(0.0, timeout)
         if not self.following:
-            # Nobody follows in this process: catch up here (or wait for the thread that is).
+            # Nobody follows in this process: perhaps another process did it; else catch up
+            # here (or wait for the thread that is).
+            if self.position() >= position:
+                return True
             if self._lock.acquire(timeout=max(0.0, timeout)):
                 try:
                     self._guard(self.catch_up)
