@@ -30,17 +30,30 @@ err = Console(stderr=True)
 
 
 def _read_models(**options: Any) -> Any:
+    """The ledger of HOUR_LEDGER_DATABASE_URL and its read models; a bad or unreachable store
+    is one line on stderr and exit status 2."""
+    from eventsourcing.persistence import PersistenceError
+
     from ledger.application import HourLedger
     from ledger.config import ConfigurationError
+    from ledger.errors import UnavailableError
     from ledger.persistence import DatabaseUrlError
     from projections import ReadModels
 
     try:
         ledger = HourLedger()
     except (DatabaseUrlError, ConfigurationError) as error:
-        err.print(f"[red]{error}[/red]")
+        err.print(str(error), style="red", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    return ReadModels(ledger, **options)
+    except (PersistenceError, OSError) as error:
+        err.print(f"cannot open the store of HOUR_LEDGER_DATABASE_URL: {error}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    try:
+        return ReadModels(ledger, **options)
+    except (UnavailableError, PersistenceError) as error:
+        ledger.close()
+        err.print(f"cannot open the read models of HOUR_LEDGER_DATABASE_URL: {error}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
