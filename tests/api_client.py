@@ -76,9 +76,9 @@ class As:
 class Api:
     """The API over one ledger, as the first admin and as keys issued over HTTP."""
 
-    def __init__(self, ledger: HourLedger, app: Any = None) -> None:
+    def __init__(self, ledger: HourLedger) -> None:
         self.ledger = ledger
-        self.client = TestClient(app or create_app(ledger), raise_server_exceptions=False)
+        self.client = TestClient(create_app(ledger), raise_server_exceptions=False)
         secret = ledger.bootstrap_admin_key()
         assert secret is not None and secret.startswith("hl_")
         self.admin = As(self.client, secret, str(key_id_of(secret)))
