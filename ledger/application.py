@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 
@@ -25,6 +25,7 @@ from ledger.commands import Command
 from ledger.config import LedgerSettings
 from ledger.errors import (
     LedgerError,
+    NotFoundError,
     TimebankAlreadyOpenError,
     TransactionIdConflictError,
     UnauthorizedError,
@@ -119,6 +120,7 @@ class HourLedger(Application[UUID]):
         self.settings = settings or LedgerSettings.from_env(env)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._saved_listeners: list[Callable[[int], None]] = []
+        self._regions: LRUCache[UUID, str] = LRUCache(maxsize=100_000)
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
         """Calls `listener(position)` after each save by this process: a follower in the same
@@ -385,6 +387,19 @@ class HourLedger(Application[UUID]):
 
     def get_exchange_point(self, exchange_point_id: UUID) -> ExchangePoint:
         return self._get(ExchangePoint, exchange_point_id, "exchange point")
+
+    def volunteer_region(self, volunteer_id: UUID) -> str:
+        """A volunteer's region code. It never changes after registration, so it is
+        remembered: permission checks on reads then cost no store round trip."""
+        try:
+            return self._regions.get(volunteer_id)
+        except KeyError:
+            pass
+        first = self._guard(lambda: list(self.events.get(volunteer_id, lte=Volunteer.INITIAL_VERSION)))
+        if not first or not isinstance(first[0], Volunteer.Registered):
+            raise NotFoundError(f"volunteer {volunteer_id} not found")
+        self._regions.put(volunteer_id, first[0].region_code)
+        return first[0].region_code
 
     def find_timebank(self, volunteer_id: UUID) -> TimebankAccount | None:
         found = self._find(TimebankAccount.id_for(volunteer_id))

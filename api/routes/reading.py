@@ -68,9 +68,9 @@ def get_balance(
     ] = None,
     min_position: MinPosition = None,
 ) -> Any:
-    person = ledger.get_volunteer(volunteer_id)
+    region_code = ledger.volunteer_region(volunteer_id)
     if actor.role is not Role.EXCHANGE_POINT:
-        require_reader(actor, person.region_code, f"volunteer {volunteer_id}")
+        require_reader(actor, region_code, f"volunteer {volunteer_id}")
     moment_ = moment("as_of", as_of, end_of_day=True)
     caught_up(read_models, ledger, min_position)
     return from_read_models(ledger, read_models, volunteer_id, lambda: read_models.balance(volunteer_id, moment_))
@@ -89,8 +89,7 @@ def get_statement(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
 ) -> Any:
-    person = ledger.get_volunteer(volunteer_id)
-    require_reader(actor, person.region_code, f"volunteer {volunteer_id}")
+    require_reader(actor, ledger.volunteer_region(volunteer_id), f"volunteer {volunteer_id}")
     start, end = moment("from", from_, end_of_day=False), moment("to", to, end_of_day=True)
     caught_up(read_models, ledger, min_position)
     return from_read_models(
@@ -120,6 +119,5 @@ def moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
 @router.get("/volunteers/{volunteer_id}/events", response_model=list[DomainEventOut], responses=problems(404))
 def get_volunteer_events(volunteer_id: UUID, actor: ActorDep, ledger: LedgerDep, min_position: MinPosition = None) -> Any:
     """The raw domain events of a volunteer (and their time-bank account), in recorded order."""
-    person = ledger.get_volunteer(volunteer_id)
-    require_reader(actor, person.region_code, f"volunteer {volunteer_id}")
+    require_reader(actor, ledger.volunteer_region(volunteer_id), f"volunteer {volunteer_id}")
     return [views.domain_event(event) for event in ledger.volunteer_events(volunteer_id)]
