@@ -79,6 +79,7 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ledger.watch_store()
         if follow_projections:
             read_models.start()
         try:

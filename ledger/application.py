@@ -34,7 +34,7 @@ from ledger.errors import (
 )
 from ledger.exchange_point import ExchangePoint
 from ledger.organization import Organization
-from ledger.persistence import database_url, event_position, persistence_env, stored_ids
+from ledger.persistence import StoreWatch, database_url, event_position, persistence_env, stored_ids
 from ledger.pool import POOL_ID, CommunityPool
 from ledger.posting import Posting, regions_involved
 from ledger.regions import check_region_code
@@ -121,6 +121,18 @@ class HourLedger(Application[UUID]):
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._saved_listeners: list[Callable[[int], None]] = []
         self._regions: LRUCache[UUID, str] = LRUCache(maxsize=100_000)
+        self._store_watch: StoreWatch | None = None
+
+    def watch_store(self) -> None:
+        """For long-running services: refuse work at once while the database is down."""
+        if self._store_watch is None:
+            self._store_watch = StoreWatch(self.env)
+            self._store_watch.start()
+
+    def close(self) -> None:
+        if self._store_watch is not None:
+            self._store_watch.stop()
+        super().close()
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
         """Calls `listener(position)` after each save by this process: a follower in the same
@@ -505,6 +517,8 @@ class HourLedger(Application[UUID]):
         return Saved(first)
 
     def _guard(self, call: Callable[[], T], reraise: tuple[type[Exception], ...] = ()) -> T:
+        if self._store_watch is not None and self._store_watch.down:
+            raise UnavailableError("the store is unavailable: the database does not answer")
         try:
             return call()
         except reraise:

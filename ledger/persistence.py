@@ -5,6 +5,7 @@ so that no other module holds SQL)."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
@@ -62,7 +63,9 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_PORT": str(port),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
+            # eventsourcing retries a statement ten times, each waiting up to this long for
+            # a connection: keep it short so that an outage is a prompt 503, not a hang.
+            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["2"])[0],
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["10"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["20"])[0],
             # Fail a request rather than hang when the pool is exhausted or a lock is held.
@@ -167,3 +170,37 @@ def check_reachable(env: Mapping[str, str]) -> None:
         reason = " ".join(str(error).split()) or type(error).__name__
         where = f"{env['POSTGRES_HOST']}:{env.get('POSTGRES_PORT', '5432')}/{env['POSTGRES_DBNAME']}"
         raise StoreUnreachableError(f"cannot reach PostgreSQL at {where}: {reason}") from None
+
+
+class StoreWatch:
+    """Probes PostgreSQL once a second in a background thread. While it is down, the ledger
+    refuses work at once (503) instead of letting each request wait out eventsourcing's
+    retries of its connection pool; it notices recovery within a second."""
+
+    def __init__(self, env: Mapping[str, str], interval: float = 1.0) -> None:
+        self.env = dict(env)
+        self.interval = interval
+        self.down = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None and self.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+            self._thread = threading.Thread(target=self._watch, name="store-watch", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _watch(self) -> None:
+        probe = {**self.env, "POSTGRES_CONNECT_TIMEOUT": "1"}
+        while not self._stopping.is_set():
+            try:
+                check_reachable(probe)
+                self.down = False
+            except StoreUnreachableError:
+                self.down = True
+            self._stopping.wait(self.interval)
