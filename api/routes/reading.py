@@ -113,6 +113,10 @@ def moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
         raise ValidationError(name, "expected an RFC 3339 timestamp or a date (YYYY-MM-DD)") from None
     if parsed.tzinfo is None:
         raise ValidationError(name, "a timestamp needs a zone, e.g. 2026-03-05T09:00:00+08:00")
+    try:
+        parsed.astimezone(timezone.utc)  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+    except OverflowError:
+        raise ValidationError(name, "must be a moment between the years 1 and 9999 in UTC") from None
     return parsed
 
 
