@@ -5,6 +5,7 @@ they have caught up with the caller's own last write (SPEC §3, Consistency)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -19,6 +20,7 @@ from ledger.actors import Role
 from ledger.errors import NotFoundError, UnavailableError, ValidationError
 
 CHINA = timezone(timedelta(hours=8))
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 router = APIRouter(prefix="/v1", tags=["reading"])
 
@@ -103,6 +105,9 @@ def moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
     if text is None:
         return None
     try:
+        # RFC 3339 and the dates here start YYYY-MM-DD (not an ISO week date or the basic format).
+        if not DAY.match(text) or text[10:11] not in ("", "T", "t", " "):
+            raise ValueError(text)
         if len(text) == 10:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=CHINA)
