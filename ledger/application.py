@@ -150,14 +150,8 @@ class HourLedger(Application[UUID]):
     def register_organization(
         self, actor: Actor, name: str, region_code: str, id: UUID | None = None
     ) -> Registered:
-        actor.may_write()
-        _check_name(name)
-        actor.require_region(check_region_code(region_code), "the organization")
-        wanted = {"name": name, "region_code": region_code}
-        return self._register(
-            Organization, id, wanted,
-            lambda new_id: Organization(id=new_id, posted_by=actor.posted_by, **wanted),
-        )
+        _check_newcomer(actor, name, region_code, "the organization")
+        return self._register(actor, Organization, id, {"name": name, "region_code": region_code})
 
     def register_volunteer(
         self,
@@ -169,9 +163,7 @@ class HourLedger(Application[UUID]):
         id_number: str | None = None,
         id: UUID | None = None,
     ) -> Registered:
-        actor.may_write()
-        _check_name(name)
-        actor.require_region(check_region_code(region_code), "the volunteer")
+        _check_newcomer(actor, name, region_code, "the volunteer")
         if birth_year is not None and not 1900 <= birth_year <= self.clock().year:
             raise ValidationError("birth_year", f"must be between 1900 and {self.clock().year}")
         if organization_id is not None:
@@ -184,10 +176,7 @@ class HourLedger(Application[UUID]):
             "birth_year": birth_year,
             "id_number_hash": self.hash_id_number(id_number) if id_number else None,
         }
-        return self._register(
-            Volunteer, id, wanted,
-            lambda new_id: Volunteer(id=new_id, posted_by=actor.posted_by, **wanted),
-        )
+        return self._register(actor, Volunteer, id, wanted)
 
     def hash_id_number(self, id_number: str) -> str:
         """A salted hash: the number itself is never stored (SPEC §1, personal data)."""
@@ -200,14 +189,8 @@ class HourLedger(Application[UUID]):
     def register_exchange_point(
         self, actor: Actor, name: str, region_code: str, id: UUID | None = None
     ) -> Registered:
-        actor.may_write()
-        _check_name(name)
-        actor.require_region(check_region_code(region_code), "the exchange point")
-        wanted = {"name": name, "region_code": region_code}
-        return self._register(
-            ExchangePoint, id, wanted,
-            lambda new_id: ExchangePoint(id=new_id, posted_by=actor.posted_by, **wanted),
-        )
+        _check_newcomer(actor, name, region_code, "the exchange point")
+        return self._register(actor, ExchangePoint, id, {"name": name, "region_code": region_code})
 
     def open_timebank(self, actor: Actor, volunteer_id: UUID) -> Registered:
         actor.may_write()
@@ -469,9 +452,7 @@ class HourLedger(Application[UUID]):
     def _get(self, cls: type[T], aggregate_id: UUID, what: str) -> T:
         return UnitOfWork(self._find).get(cls, aggregate_id, what)  # type: ignore[type-var]
 
-    def _register(
-        self, cls: type[Aggregate], id: UUID | None, wanted: dict[str, Any], create: Callable[[UUID], Aggregate]
-    ) -> Registered:
+    def _register(self, actor: Actor, cls: type[Aggregate], id: UUID | None, wanted: dict[str, Any]) -> Registered:
         """Creates a thing; a repeated client-chosen id answers the existing thing if it is the same."""
         new_id = id or uuid4()
         for _ in range(2):
@@ -480,7 +461,7 @@ class HourLedger(Application[UUID]):
                 if isinstance(existing, cls) and existing.registration() == wanted:  # type: ignore[attr-defined]
                     return Registered(existing, False, self.position_of(existing.id))
                 raise TransactionIdConflictError(f"id {new_id} is already used for something else")
-            aggregate = create(new_id)
+            aggregate = cls(id=new_id, posted_by=actor.posted_by, **wanted)
             try:
                 return Registered(aggregate, True, self._save([aggregate]).last)
             except IntegrityError:
@@ -525,6 +506,13 @@ class HourLedger(Application[UUID]):
             raise
         except (OperationalError, PersistenceError) as error:
             raise UnavailableError(f"the store is unavailable: {type(error).__name__}") from error
+
+
+def _check_newcomer(actor: Actor, name: str, region_code: str, what: str) -> None:
+    """What registering any thing asks: a key that writes, a name, a region in its scope."""
+    actor.may_write()
+    _check_name(name)
+    actor.require_region(check_region_code(region_code), what)
 
 
 def _check_name(name: str) -> None:
