@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
@@ -84,31 +85,41 @@ def is_postgres(recorder: ApplicationRecorder) -> bool:
     return isinstance(recorder, PostgresApplicationRecorder)
 
 
+def _postgres_rows(recorder: PostgresApplicationRecorder, query: str, params: tuple[Any, ...]) -> list[Any]:
+    """Rows of a query on the events table, named `{schema}.{table}` in `query`."""
+    from psycopg.sql import SQL, Identifier
+
+    statement = SQL(query).format(
+        schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name)
+    )
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(statement, params)
+        return curs.fetchall()
+
+
+def _sqlite_rows(recorder: SQLiteApplicationRecorder, query: str, params: list[Any]) -> list[Any]:
+    """Rows of a query on the events table, named `{table}` in `query`."""
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(query.format(table=recorder.events_table_name), params)
+        return c.fetchall()
+
+
 def event_position(recorder: ApplicationRecorder, originator_id: UUID, version: int) -> int | None:
     """The notification id (position in the global log) of one stored event."""
     if isinstance(recorder, PostgresApplicationRecorder):
-        from psycopg.sql import SQL, Identifier
-
-        statement = SQL(
-            "SELECT notification_id FROM {schema}.{table} "
-            "WHERE originator_id = %s AND originator_version = %s"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
+        rows = _postgres_rows(
+            recorder,
+            "SELECT notification_id FROM {schema}.{table} WHERE originator_id = %s AND originator_version = %s",
+            (originator_id, version),
         )
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(statement, (originator_id, version))
-            row = curs.fetchone()
-            return int(row["notification_id"]) if row else None
+        return int(rows[0]["notification_id"]) if rows else None
     if isinstance(recorder, SQLiteApplicationRecorder):
-        with recorder.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT rowid FROM {recorder.events_table_name} "  # noqa: S608 - table name is ours
-                "WHERE originator_id = ? AND originator_version = ?",
-                (originator_id.hex, version),
-            )
-            row = c.fetchone()
-            return int(row[0]) if row else None
+        rows = _sqlite_rows(
+            recorder,
+            "SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?",
+            [originator_id.hex, version],
+        )
+        return int(rows[0][0]) if rows else None
     return None
 
 
@@ -117,30 +128,23 @@ def stored_ids(recorder: ApplicationRecorder, ids: list[UUID]) -> set[UUID]:
     if not ids:
         return set()
     if isinstance(recorder, PostgresApplicationRecorder):
-        from psycopg.sql import SQL, Identifier
-
-        statement = SQL(
-            "SELECT DISTINCT originator_id FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%s) AND originator_version = 1"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
+        rows = _postgres_rows(
+            recorder,
+            "SELECT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s) AND originator_version = 1",
+            (ids,),
         )
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(statement, (ids,))
-            return {UUID(str(row["originator_id"])) for row in curs.fetchall()}
+        return {UUID(str(row["originator_id"])) for row in rows}
     if isinstance(recorder, SQLiteApplicationRecorder):
         found: set[UUID] = set()
-        with recorder.datastore.transaction(commit=False) as c:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                c.execute(
-                    f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
-                    f"WHERE originator_id IN ({marks}) AND originator_version = 1",
-                    [i.hex for i in chunk],
-                )
-                found.update(UUID(hex=row[0]) for row in c.fetchall())
+        for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+            chunk = ids[start : start + 500]
+            rows = _sqlite_rows(
+                recorder,
+                "SELECT originator_id FROM {table} WHERE originator_id IN (%s) AND originator_version = 1"
+                % ",".join("?" * len(chunk)),
+                [i.hex for i in chunk],
+            )
+            found.update(UUID(hex=row[0]) for row in rows)
         return found
     return set(ids)  # unknown store: claim everything exists, so each id is looked up
 
