@@ -84,11 +84,11 @@ class EventsPerSecond(ProgressColumn):
 
 @app.command()
 def rebuild(
-    batch_size: int = typer.Option(2000, min=1, help="Notifications per database transaction."),
+    batch_size: int = typer.Option(0, min=0, help="Notifications per database transaction (0: 10,000 on PostgreSQL, 2,000 on SQLite)."),
 ) -> None:
     """Rebuilds every read model from the first event into new tables while the current ones
     keep serving, then switches to them and drops the old ones."""
-    models = _read_models(batch_size=batch_size)
+    models = _read_models()
     try:
         with Progress(
             TextColumn("[bold]rebuilding[/bold]"),
@@ -106,7 +106,7 @@ def rebuild(
             def advance(position: int, head: int) -> None:
                 progress.update(task, completed=position, total=max(head, 1))
 
-            position = models.rebuild(advance)
+            position = models.rebuild(advance, batch_size=batch_size or None)
         console.print(f"rebuilt to position {position:,}")
     finally:
         models.ledger.close()

@@ -580,17 +580,18 @@ class ReadModels:
                 })
         return rows
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def rebuild(self, progress: Callable[[int, int], None] | None = None, batch_size: int | None = None) -> int:
         """Rebuilds every read model from the first event into new tables while the current
         ones keep serving, switches to them atomically, and drops the old ones."""
         generation = self._guard(lambda: self.store.begin_generation(self.names))
-        runner = Runner(self.ledger, self.store, self.projections, generation, "building", batch_size=self.batch_size)
+        size = batch_size or max(self.batch_size, self.store.rebuild_batch_size)
+        runner = Runner(self.ledger, self.store, self.projections, generation, "building", batch_size=size)
         try:
             runner.run(progress)
             self.store.analyze(generation)
             # Close the gap outside any lock first; then the last few events inside the switch,
             # while the current generation cannot move: positions never go backwards.
-            while runner.head() - runner.run(progress) > self.batch_size:
+            while runner.head() - runner.run(progress) > size:
                 pass
             replaced = self.store.switch_generation(
                 generation, self.names, final=lambda transaction: runner.run(progress, transaction)

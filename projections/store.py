@@ -220,6 +220,9 @@ class ReadModelStore(ABC):
     # Waking ------------------------------------------------------------------------------
 
     supports_notifications: bool = False
+    # A rebuild's batches: bigger ones merge more rollup rows in memory before writing, but
+    # on SQLite every write holds the one database lock the ledger's writers need too.
+    rebuild_batch_size: int = 2000
 
     def listen(self, wake: threading.Event, stopping: threading.Event) -> None:
         """Blocks until `stopping` is set, setting `wake` whenever events are recorded by any

@@ -189,11 +189,36 @@ def test_gaps_in_notification_ids_are_passed_over(app: HourLedger) -> None:
     agree_with_aggregates(app, models, people)
 
 
+# Loaded by the child through PYTHONPATH: freezes the follower (SIGSTOP) inside the write
+# transaction of its Nth batch, after the batch's rows are written and before the commit, so
+# that the test's SIGKILL lands mid-batch for certain.
+FREEZE = """
+import os, signal, sys
+from projections.sql_store import SqlReadModelStore
+
+_apply = SqlReadModelStore._apply
+_calls = [0]
+
+def _apply_then_freeze(self, cur, generation, changes):
+    _apply(self, cur, generation, changes)
+    _calls[0] += 1
+    if _calls[0] == int(os.environ["FREEZE_IN_BATCH"]):
+        print("frozen inside a transaction", flush=True)
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+SqlReadModelStore._apply = _apply_then_freeze
+"""
+
+
 class Follower:
     """`python -m projections.cli follow` in a child process; its lines arrive in a queue."""
 
-    def __init__(self, url: str, *args: str) -> None:
+    def __init__(self, url: str, *args: str, freeze_in_batch: int = 0, hooks: Path | None = None) -> None:
         env = {**os.environ, "HOUR_LEDGER_DATABASE_URL": small_pool(url), "PYTHONUNBUFFERED": "1"}
+        if freeze_in_batch and hooks is not None:
+            hooks.mkdir(exist_ok=True)
+            (hooks / "sitecustomize.py").write_text(FREEZE)
+            env.update(FREEZE_IN_BATCH=str(freeze_in_batch), PYTHONPATH=f"{hooks}{os.pathsep}{ROOT}")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "projections.cli", "follow", "--verbose", *args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -239,19 +264,21 @@ def position_line(line: str) -> int | None:
     return int(parts[2]) if len(parts) >= 3 and parts[1] == "position" else None
 
 
-def test_a_follower_killed_mid_batch_resumes_and_matches_a_rebuild(database_url: str) -> None:
+def test_a_follower_killed_mid_batch_resumes_and_matches_a_rebuild(database_url: str, tmp_path: Path) -> None:
     app = HourLedger(env=persistence_env(database_url), clock=lambda: NOW)
     try:
         models = ReadModels(app)
         people = backlog(app, volunteers=12, records=40)
         head = app.head_position()
 
-        with Follower(database_url, "--batch-size", "5") as first:
-            batches: list[str] = []
-            first.expect(lambda line: position_line(line) is not None and len(batches.append(line) or batches) >= 4)
+        # Killed with the 8th batch's rows written but not committed: the 4th page's
+        # statistics (each page commits balances, then stats).
+        with Follower(database_url, "--batch-size", "20", freeze_in_batch=8, hooks=tmp_path / "hooks") as first:
+            first.expect(lambda line: line == "frozen inside a transaction")
+            assert sum(position_line(line) is not None for line in first.seen) == 7
             assert first.stop(signal.SIGKILL) == -signal.SIGKILL
         stopped_at = {row["name"]: row["position"] for row in models.status()}
-        assert 0 < min(stopped_at.values()) < head, stopped_at
+        assert 0 < stopped_at["stats"] < stopped_at["balances"] < head, stopped_at
 
         with Follower(database_url, "--batch-size", "20") as second:
             second.expect(lambda line: line.startswith("stats@") and position_line(line) == head)
