@@ -84,7 +84,7 @@ class EventsPerSecond(ProgressColumn):
 
 @app.command()
 def rebuild(
-    batch_size: int = typer.Option(0, min=0, help="Notifications per database transaction (0: 10,000 on PostgreSQL, 2,000 on SQLite)."),
+    batch_size: int = typer.Option(0, min=0, help="Notifications per database transaction (0: 5,000 on PostgreSQL, 2,000 on SQLite)."),
 ) -> None:
     """Rebuilds every read model from the first event into new tables while the current ones
     keep serving, then switches to them and drops the old ones."""

@@ -26,7 +26,7 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
     share_lock = " FOR SHARE"
     update_lock = " FOR UPDATE"
     supports_notifications = True
-    rebuild_batch_size = 10_000
+    rebuild_batch_size = 5_000
 
     def __init__(self, datastore: PostgresDatastore, events: PostgresApplicationRecorder) -> None:
         PostgresTrackingRecorder.__init__(self, datastore, tracking_table_name=TRACKING_TABLE)
