@@ -66,6 +66,9 @@ def serve(
     if secret:
         out.print("First admin key (shown once; keep it):", highlight=False)
         print(secret, flush=True)
+    # The tables exist now. Workers starting together must not all create them again:
+    # eventsourcing's PostgreSQL set-up is not safe to run concurrently.
+    os.environ["CREATE_TABLE"] = "n"
     follower = None
     if projections and workers > 1:
         # One follower for all workers, in this supervising process: followers in every
