@@ -96,6 +96,8 @@ def api_latency(url: str, scale: int) -> dict[str, float]:
             line = server.stdout.readline()
             if line.startswith("hl_"):
                 secret = line.strip()
+        # Keep reading what the server prints (access logs), or its pipe fills and it stalls.
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
         if secret is None:  # keys exist already: make one
             out = subprocess.run([sys.executable, "-m", "api.cli", "api-keys", "create", "--role", "auditor", "--name", "bench"],
                                  env=env, check=True, capture_output=True, text=True)
