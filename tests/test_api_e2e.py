@@ -30,7 +30,6 @@ from tests.api_client import (
     volunteer,
     withdrawal,
 )
-from tests.conftest import PostgresSchema, require_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -118,21 +117,8 @@ class Server:
         self.log.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def server_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'served.sqlite3'}"
-        return
-    require_postgres()
-    schema = PostgresSchema()
-    try:
-        yield schema.url
-    finally:
-        schema.drop()
-
-
-def test_the_served_api_runs_a_time_bank_from_start_to_end(server_url: str, tmp_path: Path) -> None:
-    server = Server(server_url, tmp_path)
+def test_the_served_api_runs_a_time_bank_from_start_to_end(database_url: str, tmp_path: Path) -> None:
+    server = Server(database_url, tmp_path)
     try:
         printed = server.wait_until_healthy()
         secrets = [line for line in printed if line.startswith("hl_")]
@@ -144,7 +130,7 @@ def test_the_served_api_runs_a_time_bank_from_start_to_end(server_url: str, tmp_
     assert server.process.returncode is not None
 
     # Started again on the same database: no new admin key, and everything is still there.
-    again = Server(server_url, tmp_path)
+    again = Server(database_url, tmp_path)
     try:
         printed = again.wait_until_healthy()
         assert not [line for line in printed if line.startswith("hl_")], printed
