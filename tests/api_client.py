@@ -315,24 +315,16 @@ def world(api: Api) -> World:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def shared_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    from tests.conftest import PostgresSchema, require_postgres
+    from tests.conftest import fresh_store
 
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'ledger.sqlite3'}"
-    else:
-        require_postgres()
-        schema = PostgresSchema()
-        url = schema.url
-    ledger = HourLedger(env=persistence_env(url))
-    try:
-        client = Api(ledger)
-        with client.client:
-            yield client
-    finally:
-        ledger.close()
-        if schema is not None:
-            schema.drop()
+    with fresh_store(request.param, tmp_path_factory.mktemp("shared")) as url:
+        ledger = HourLedger(env=persistence_env(url))
+        try:
+            client = Api(ledger)
+            with client.client:
+                yield client
+        finally:
+            ledger.close()
 
 
 @pytest.fixture(scope="module")

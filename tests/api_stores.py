@@ -17,7 +17,7 @@ import pytest
 from ledger.application import HourLedger
 from ledger.persistence import persistence_env
 from tests.api_client import Api
-from tests.conftest import PostgresSchema, require_postgres
+from tests.conftest import fresh_store
 
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 SMALL_STARS = {"HOUR_LEDGER_STAR_THRESHOLDS_HOURS": "2,4,6,8,10"}  # 120, 240, ... 600 minutes
@@ -27,22 +27,14 @@ CHINA = timezone(timedelta(hours=8))
 @contextmanager
 def api_on(store: str, directory: Path, **env: str) -> Iterator[Api]:
     """An Api (its TestClient started) over a fresh store of kind `store`, with `env` settings."""
-    schema = None
-    if store == "sqlite":
-        url = f"sqlite:///{directory / 'ledger.sqlite3'}"
-    else:
-        require_postgres()
-        schema = PostgresSchema()
-        url = schema.url
-    ledger = HourLedger(env={**persistence_env(url), **env})
-    try:
-        api = Api(ledger)
-        with api.client:
-            yield api
-    finally:
-        ledger.close()
-        if schema is not None:
-            schema.drop()
+    with fresh_store(store, directory) as url:
+        ledger = HourLedger(env={**persistence_env(url), **env})
+        try:
+            api = Api(ledger)
+            with api.client:
+                yield api
+        finally:
+            ledger.close()
 
 
 def moment(text: str) -> datetime:

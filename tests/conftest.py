@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -64,11 +65,15 @@ class PostgresSchema:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.name)))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty store of each kind: its HOUR_LEDGER_DATABASE_URL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def fresh_store(kind: str, directory: Path) -> Iterator[str]:
+    """A fresh, empty store of `kind` ("sqlite" in `directory`, or a PostgreSQL schema of
+    its own, dropped afterwards): its HOUR_LEDGER_DATABASE_URL."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'ledger.sqlite3'}"
         return
     require_postgres()
     schema = PostgresSchema()
@@ -76,6 +81,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield schema.url
     finally:
         schema.drop()
+
+
+@pytest.fixture(params=STORES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store of each kind: its HOUR_LEDGER_DATABASE_URL."""
+    with fresh_store(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from ledger.errors import ValidationError
 from ledger.persistence import persistence_env
 from projections import ReadModels
 from projections.dims import CST, day_of
-from tests.conftest import PostgresSchema, require_postgres
+from tests.conftest import fresh_store
 
 NOW = datetime(2022, 1, 1, tzinfo=timezone.utc)
 THRESHOLDS = (120, 240, 360, 480, 600)
@@ -79,20 +79,12 @@ def make_scenario(env: dict[str, str]) -> Scenario:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     """One scenario per store for the tests that only read."""
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('stats') / 'ledger.sqlite3'}"
-    else:
-        require_postgres()
-        schema = PostgresSchema()
-        url = schema.url
-    s = make_scenario(persistence_env(url))
-    try:
-        yield s
-    finally:
-        s.ledger.close()
-        if schema:
-            schema.drop()
+    with fresh_store(request.param, tmp_path_factory.mktemp("stats")) as url:
+        s = make_scenario(persistence_env(url))
+        try:
+            yield s
+        finally:
+            s.ledger.close()
 
 
 @pytest.fixture
