@@ -1,4 +1,4 @@
-"""`hour-ledger`: the service, API keys, and (mounted) projection and audit commands."""
+"""`hour-ledger`: the service, API keys, the demo data set, and (mounted) the projection commands."""
 
 from __future__ import annotations
 
@@ -31,13 +31,14 @@ app.add_typer(projections_app, name="projections")
 err = Console(stderr=True)
 
 
-def open_ledger() -> HourLedger:
-    """The ledger on HOUR_LEDGER_DATABASE_URL, or one clear line and exit code 2."""
+def open_ledger(**settings: str) -> HourLedger:
+    """The ledger on HOUR_LEDGER_DATABASE_URL (with eventsourcing `settings` on top), or one
+    clear line and exit code 2."""
     try:
         env = persistence_env(database_url())
         LedgerSettings.from_env()
         check_reachable(env)
-        return HourLedger(env={**os.environ, **env})
+        return HourLedger(env={**os.environ, **env, **settings})
     except (DatabaseUrlError, ConfigurationError, StoreUnreachableError) as error:
         err.print(f"[red]hour-ledger:[/red] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -119,10 +120,8 @@ def demo(
 
     from ledger.demo import load_demo
 
-    open_ledger().close()  # one clear line if the store is wrong
     # The loader is the only writer while it runs, so aggregates may stay in memory between batches.
-    ledger = HourLedger(env={**os.environ, **persistence_env(database_url()),
-                             "AGGREGATE_CACHE_MAXSIZE": "1000000", "AGGREGATE_CACHE_FASTFORWARD": "n"})
+    ledger = open_ledger(AGGREGATE_CACHE_MAXSIZE="1000000", AGGREGATE_CACHE_FASTFORWARD="n")
     columns = (TextColumn("demo"), BarColumn(), MofNCompleteColumn(), TextColumn("transactions"), TimeRemainingColumn())
     with Progress(*columns) as bar:
         task = bar.add_task("demo", total=None)
