@@ -85,13 +85,14 @@ class EventsPerSecond(ProgressColumn):
 @app.command()
 def rebuild(
     batch_size: int = typer.Option(0, min=0, help="Notifications per database transaction (0: 5,000 on PostgreSQL, 2,000 on SQLite)."),
+    bulk: bool = typer.Option(True, help="On PostgreSQL, load the log with set-based SQL first (--no-bulk: the projections process every event)."),
 ) -> None:
     """Rebuilds every read model from the first event into new tables while the current ones
     keep serving, then switches to them and drops the old ones."""
     models = _read_models()
     try:
         with Progress(
-            TextColumn("[bold]rebuilding[/bold]"),
+            TextColumn("[bold]{task.description}[/bold]"),
             BarColumn(),
             MofNCompleteColumn(),
             EventsPerSecond(),
@@ -101,12 +102,15 @@ def rebuild(
             TimeRemainingColumn(),
             console=console,
         ) as progress:
-            task = progress.add_task("rebuild", total=max(1, models.ledger.head_position()))
+            task = progress.add_task("rebuilding", total=max(1, models.ledger.head_position()))
 
             def advance(position: int, head: int) -> None:
                 progress.update(task, completed=position, total=max(head, 1))
 
-            position = models.rebuild(advance, batch_size=batch_size or None)
+            def stage(text: str) -> None:
+                progress.update(task, description=text)
+
+            position = models.rebuild(advance, batch_size=batch_size or None, stage=stage, bulk=bulk)
         console.print(f"rebuilt to position {position:,}")
     finally:
         models.ledger.close()

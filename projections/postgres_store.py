@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -92,6 +92,14 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
             cur = conn.cursor(row_factory=tuple_row)
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield cur
+
+    def bulk_load(
+        self, generation: int, names: Sequence[str], thresholds: Sequence[int],
+        progress: Callable[[int, int], None] | None = None, stage: Callable[[str], None] | None = None,
+    ) -> int | None:
+        from projections.postgres_rebuild import PostgresRebuild
+
+        return PostgresRebuild(self, generation, names, thresholds).run(progress, stage)
 
     def analyze(self, generation: int) -> None:
         # VACUUM too: a rebuild updates rollup rows many times over; outside a transaction.

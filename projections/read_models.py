@@ -580,19 +580,34 @@ class ReadModels:
                 })
         return rows
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None, batch_size: int | None = None) -> int:
+    def rebuild(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        batch_size: int | None = None,
+        stage: Callable[[str], None] | None = None,
+        bulk: bool = True,
+    ) -> int:
         """Rebuilds every read model from the first event into new tables while the current
-        ones keep serving, switches to them atomically, and drops the old ones."""
+        ones keep serving, switches to them atomically, and drops the old ones.
+
+        Where the store has a bulk path (PostgreSQL) it loads the log as far as its snapshot
+        saw, then the projections process the rest; `bulk=False` makes them process it all."""
+        say = stage or (lambda text: None)
         generation = self._guard(lambda: self.store.begin_generation(self.names))
         size = batch_size or max(self.batch_size, self.store.rebuild_batch_size)
-        runner = Runner(self.ledger, self.store, self.projections, generation, "building", batch_size=size)
         try:
+            if bulk:
+                self.store.bulk_load(generation, self.names, self.thresholds, progress, stage)
+            runner = Runner(self.ledger, self.store, self.projections, generation, "building", batch_size=size)
+            say("reading the log")
             runner.run(progress)
+            say("analysing the new tables")
             self.store.analyze(generation)
             # Close the gap outside any lock first; then the last few events inside the switch,
             # while the current generation cannot move: positions never go backwards.
             while runner.head() - runner.run(progress) > size:
                 pass
+            say("switching")
             replaced = self.store.switch_generation(
                 generation, self.names, final=lambda transaction: runner.run(progress, transaction)
             )

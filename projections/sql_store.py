@@ -168,10 +168,8 @@ class SqlReadModelStore(ReadModelStore):
                 cur,
                 f"CREATE TABLE IF NOT EXISTS {self._q(name)} ({cols}, PRIMARY KEY ({', '.join(table.key)}))",
             )
-            for n, index in enumerate(table.indexes):
-                self._execute(
-                    cur, f"CREATE INDEX IF NOT EXISTS {name}_i{n} ON {self._q(name)} ({', '.join(index)})"
-                )
+            for statement in self._index_statements(generation, table):
+                self._execute(cur, statement)
         self._execute(
             cur, f"INSERT INTO {self._q(GENERATIONS)} (generation, state) VALUES (?, ?)", (generation, state)
         )
@@ -182,6 +180,14 @@ class SqlReadModelStore(ReadModelStore):
                 "ON CONFLICT (application_name) DO UPDATE SET notification_id = 0",
                 (tracking_name(projection, generation),),
             )
+
+    def _index_statements(self, generation: int, table: Table) -> list[str]:
+        """Creates the secondary indexes of a table of a generation (`<table>_i<n>`)."""
+        name = physical(generation, table)
+        return [
+            f"CREATE INDEX IF NOT EXISTS {name}_i{n} ON {self._q(name)} ({', '.join(index)})"
+            for n, index in enumerate(table.indexes)
+        ]
 
     def _drop_generation(self, cur: Any, generation: int, names: Sequence[str]) -> None:
         for table in ALL_TABLES:

@@ -176,6 +176,15 @@ class ReadModelStore(ABC):
     @abstractmethod
     def drop_generation(self, generation: int, names: Sequence[str]) -> None: ...
 
+    def bulk_load(
+        self, generation: int, names: Sequence[str], thresholds: Sequence[int],
+        progress: Callable[[int, int], None] | None = None, stage: Callable[[str], None] | None = None,
+    ) -> int | None:
+        """Fills a new 'building' generation from the events in bulk, up to some position it
+        records for every projection and answers; None where the store has no bulk path (the
+        projections then process every event themselves)."""
+        return None
+
     @abstractmethod
     def analyze(self, generation: int) -> None:
         """Refreshes the database's statistics of a generation's tables (after a rebuild)."""

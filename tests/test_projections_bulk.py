@@ -1,0 +1,167 @@
+"""PostgreSQL's bulk rebuild (`projections/postgres_rebuild.py`) restates the projections'
+rules in SQL: here it must produce exactly the rows the Python projections produce when they
+follow the log batch by batch, on a scenario that meets every rule and on random sequences
+of operations (hypothesis)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from ledger.actors import SYSTEM
+from ledger.application import HourLedger
+from ledger.commands import DepositTimebank, WithdrawTimebank
+from ledger.config import LedgerSettings
+from ledger.persistence import persistence_env
+from projections import ReadModels
+from tests.builders import donation, grant, redemption, reversal, service, transfer
+from tests.conftest import PostgresSchema, fresh_store, require_postgres
+from tests.test_properties import RULES, Run, sequences
+
+pytestmark = pytest.mark.postgres
+
+UTC = timezone.utc
+NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
+STARS = LedgerSettings(star_thresholds_minutes=(60, 120, 240, 480, 960))
+# 16:00 UTC is midnight in China: the same instant's day differs by zone.
+MIDNIGHT_CST = datetime(2025, 6, 1, 16, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> Iterator[str]:
+    with fresh_store("postgres", tmp_path) as found:
+        yield found
+
+
+def followed_and_bulk(app: HourLedger, batch_size: int = 5) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tables a follower builds in small batches, and the tables of a bulk rebuild."""
+    models = ReadModels(app, batch_size=batch_size)
+    models.catch_up()
+    followed = models.dump()
+    stages: list[str] = []
+    assert models.rebuild(stage=stages.append) == app.head_position()
+    assert "summing statistics" in stages, "the rebuild did not take the bulk path"
+    return followed, models.dump()
+
+
+def assert_same_tables(followed: dict[str, Any], rebuilt: dict[str, Any]) -> None:
+    for name in followed:
+        only_followed = sorted(set(followed[name]) - set(rebuilt[name]))[:5]
+        only_rebuilt = sorted(set(rebuilt[name]) - set(followed[name]))[:5]
+        assert followed[name] == rebuilt[name], f"{name}: followed only {only_followed}, rebuilt only {only_rebuilt}"
+
+
+def test_a_bulk_rebuild_gives_the_rows_the_projections_give(url: str) -> None:
+    app = HourLedger(env=persistence_env(url), settings=STARS, clock=lambda: NOW)
+    try:
+        county_org = app.register_organization(SYSTEM, "盱眙志愿服务队", "320830").aggregate
+        city_org = app.register_organization(SYSTEM, "淮安市志愿者协会", "3208").aggregate
+        county_point = app.register_exchange_point(SYSTEM, "盱眙兑换点", "320830").aggregate
+        town_point = app.register_exchange_point(SYSTEM, "马坝镇兑换点", "320830101").aggregate
+        for point in (county_point, town_point):
+            app.put_item(SYSTEM, point.id, "soap", "肥皂", 30, 100)
+            app.put_item(SYSTEM, point.id, "rice", "大米", 45, 100)
+        # a volunteer at every level of region, one of them of no organisation
+        codes = ["32", "3208", "320830", "320830101", "320830101001", "320402001002"]
+        people = [
+            app.register_volunteer(SYSTEM, f"志愿者{n}", code, organization_id=city_org.id if n % 2 else county_org.id).aggregate
+            for n, code in enumerate(codes)
+        ]
+        loner = app.register_volunteer(SYSTEM, "无组织志愿者", "320830101002").aggregate
+        people.append(loner)
+
+        records = []
+        for n, person in enumerate(people):
+            org = county_org if person is loner else (city_org if n % 2 else county_org)
+            for k in range(4):
+                start = MIDNIGHT_CST + timedelta(days=k, seconds=-1 if k % 2 else 0)
+                category = ("elder_care", "cleanup", "education")[k % 3]
+                records.append(app.post(SYSTEM, service(person, org, 40 + 10 * k, start=start, category=category)))
+        # back-dated service: lands before days already counted
+        early = MIDNIGHT_CST - timedelta(days=30)
+        app.post(SYSTEM, service(people[0], county_org, 90, start=early))
+        # reversing a record that made a star changes later star days
+        app.post(SYSTEM, reversal(records[1].transaction.id))
+        app.post(SYSTEM, service(people[0], county_org, 200, start=MIDNIGHT_CST + timedelta(days=9)))
+
+        beneficiary = uuid4()
+        for person in (people[0], people[3], loner):
+            app.open_timebank(SYSTEM, person.id)
+        for person, org in ((people[0], county_org), (people[3], city_org), (loner, county_org)):
+            app.post(SYSTEM, DepositTimebank(id=uuid4(), volunteer_id=person.id, organization_id=org.id, minutes=120,
+                                             served_at=MIDNIGHT_CST, beneficiary_id=beneficiary))
+            app.post(SYSTEM, DepositTimebank(id=uuid4(), volunteer_id=person.id, organization_id=org.id, minutes=30,
+                                             served_at=MIDNIGHT_CST + timedelta(days=3)))
+        app.post(SYSTEM, WithdrawTimebank(id=uuid4(), volunteer_id=loner.id, minutes=20, beneficiary_id=beneficiary))
+        withdrawn = app.post(SYSTEM, WithdrawTimebank(id=uuid4(), volunteer_id=people[3].id, minutes=10,
+                                                      beneficiary_id=uuid4(), note="上门助老"))
+        app.post(SYSTEM, reversal(withdrawn.transaction.id))
+        app.post(SYSTEM, transfer(people[0], people[3], 15))
+        app.post(SYSTEM, donation(people[3], 5))
+        app.post(SYSTEM, grant(loner, 5))
+
+        bought = app.post(SYSTEM, redemption(town_point, people[4], ("soap", 1), ("rice", 1)))
+        app.post(SYSTEM, redemption(county_point, people[1], ("soap", 2)))
+        app.post(SYSTEM, reversal(bought.transaction.id))
+        app.post(SYSTEM, redemption(town_point, people[4], ("rice", 1)))
+
+        followed, rebuilt = followed_and_bulk(app)
+        assert len(followed["st_pair"]) > 50 and len(followed["st_count"]) > 20
+        assert_same_tables(followed, rebuilt)
+
+        # and the projections themselves, rebuilding without the bulk path, agree too
+        models = ReadModels(app)
+        models.rebuild(bulk=False)
+        assert_same_tables(followed, models.dump())
+    finally:
+        app.close()
+
+
+def test_events_recorded_during_a_bulk_load_are_processed_before_the_switch(url: str) -> None:
+    app = HourLedger(env=persistence_env(url), settings=STARS, clock=lambda: NOW)
+    try:
+        org = app.register_organization(SYSTEM, "盱眙志愿服务队", "320830").aggregate
+        person = app.register_volunteer(SYSTEM, "志愿者", "320830101001", organization_id=org.id).aggregate
+        for k in range(3):
+            app.post(SYSTEM, service(person, org, 30, start=MIDNIGHT_CST + timedelta(days=k)))
+        models = ReadModels(app)
+
+        def write_when_loaded(text: str) -> None:
+            if text == "summing balances":  # the bulk load's snapshot is taken
+                app.post(SYSTEM, service(person, org, 45, start=MIDNIGHT_CST + timedelta(days=7)))
+
+        assert models.rebuild(stage=write_when_loaded) == app.head_position()
+        assert models.balance(person.id)["service"]["earned_minutes"] == 3 * 30 + 45
+        rebuilt = models.dump()
+        follower = ReadModels(app, batch_size=2)
+        follower.rebuild(bulk=False)
+        assert_same_tables(follower.dump(), rebuilt)
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def postgres_available() -> None:
+    require_postgres()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(ops=sequences)
+def test_random_sequences_rebuild_in_bulk_as_the_projections_follow_them(postgres_available: None, ops: list[Any]) -> None:
+    schema = PostgresSchema()
+    run = Run(persistence_env(schema.url))
+    try:
+        for op in ops:
+            run.apply(op)
+        assert RULES.star_thresholds_minutes == run.app.settings.star_thresholds_minutes
+        followed, rebuilt = followed_and_bulk(run.app, batch_size=3)
+        assert_same_tables(followed, rebuilt)
+    finally:
+        run.close()
+        schema.drop()
