@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import socket
 import subprocess
 import sys
@@ -35,6 +34,8 @@ SIZES = [int(s) for s in os.environ.get("HOUR_LEDGER_BENCH_SIZES", "100000,10000
 EVENTS_PER_SCALE = 7_500  # what one unit of `demo --scale` writes, roughly
 REQUESTS = int(os.environ.get("HOUR_LEDGER_BENCH_REQUESTS", "500"))
 LAG_SECONDS = float(os.environ.get("HOUR_LEDGER_BENCH_LAG_SECONDS", "20"))
+# Up to this many events, also time a rebuild without the bulk path (it is ~10x slower).
+PYTHON_REBUILD_MAX = int(os.environ.get("HOUR_LEDGER_BENCH_PYTHON_REBUILD_MAX", "200000"))
 
 
 def load(url: str, events: int) -> tuple[int, int]:
@@ -62,17 +63,22 @@ def raw_read(url: str) -> float:
     return count / t.seconds
 
 
-def rebuild(url: str) -> tuple[float, float]:
-    """Events/s and peak RSS (MB) of `hour-ledger projections rebuild` in its own process."""
+def rebuild(url: str, bulk: bool = True) -> tuple[float, float]:
+    """Events/s and peak RSS (MB) of `hour-ledger projections rebuild` in its own process
+    (`--no-bulk`: the Python projections process every event, as a follower does)."""
     ledger = HourLedger(env=persistence_env(url))
     head = ledger.head_position()
     ledger.close()
     env = {**os.environ, "HOUR_LEDGER_DATABASE_URL": url}
     with timed() as t:
-        subprocess.run([sys.executable, "-m", "api.cli", "projections", "rebuild"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return head / t.seconds, peak_mb
+        child = subprocess.Popen([sys.executable, "-m", "api.cli", "projections", "rebuild", "--bulk" if bulk else "--no-bulk"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # wait4: this child's own peak (RUSAGE_CHILDREN would give the largest of every child so far)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"the rebuild exited with {child.returncode}")
+    return head / t.seconds, usage.ru_maxrss / 1024
 
 
 def free_port() -> int:
@@ -186,6 +192,7 @@ def run() -> None:
             head, scale = load(url, size)
             raw = raw_read(url)
             rate, peak = rebuild(url)
+            python_rate, python_peak = rebuild(url, bulk=False) if head <= PYTHON_REBUILD_MAX else (None, None)
             latency = api_latency(url, scale)
             lag50, lag99, writes = follower_lag(url)
             report(
@@ -193,6 +200,8 @@ def run() -> None:
                 [
                     ("full rebuild: events/s", f"{rate:,.0f}", f"{raw:,.0f} (psycopg read + JSON decode)"),
                     ("rebuild peak RSS", f"{peak:,.0f} MB", ""),
+                    *([("rebuild --no-bulk (the projections in Python): events/s, peak RSS",
+                        f"{python_rate:,.0f}, {python_peak:,.0f} MB", "")] if python_rate else []),
                     ("balance p50 / p99", f"{latency['balance p50']:.1f} / {latency['balance p99']:.1f} ms",
                      f"{latency['healthz p50']:.1f} / {latency['healthz p99']:.1f} ms (GET /healthz)"),
                     ("province summary p50 / p99", f"{latency['summary p50']:.1f} / {latency['summary p99']:.1f} ms", ""),

@@ -15,7 +15,13 @@ from there (the events recorded meanwhile, the final catch-up inside the generat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -43,10 +49,21 @@ from projections.schema import (
     Table,
     physical,
 )
+from projections.sql_store import GENERATIONS, tracking_name
 from projections.stats import ACTIVE, BENEFICIARY, DEPOSIT, REDEMPTION, REVERSAL, SERVICE_RECORD, WITHDRAWAL
+from projections.store import GenerationChanged
 
-# Notification ids per extraction statement: the unit of the progress bar.
-CHUNK = 100_000
+# Notification ids per extraction step: the unit of the progress bar and of parallel work.
+CHUNK = 50_000
+
+STAGING = ("txn", "leg", "vol", "open", "bal_txn", "entry", "fact", "star", "key")
+STAGING_NAME = re.compile(r"\brb_(" + "|".join(sorted(STAGING, key=len, reverse=True)) + r")\b")
+# Biggest first, so that the last index to build is a small one.
+INDEX_ORDER = (ST_DAY, ST_PAIR, BAL_ENTRY, ST_FACT, BAL_TXN, ST_COUNT, BAL_VOLUNTEER, ST_VOLUNTEER, ST_ORG, ST_POINT)
+
+
+def staging_table(generation: int, name: str) -> str:
+    return f"rm{generation}_rb_{name}"
 
 Stage = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -91,57 +108,110 @@ def _star_level(earned: str, thresholds: Sequence[int]) -> str:
     return "(" + " + ".join(f"({earned} >= {int(t)})::int" for t in thresholds) + ")"
 
 
-class PostgresRebuild:
-    """Loads one 'building' generation from the events; see the module's docstring."""
+class _Staged:
+    """A cursor whose statements name the staging tables as rb_*."""
 
-    def __init__(self, store: Any, generation: int, names: Sequence[str], thresholds: Sequence[int]) -> None:
+    def __init__(self, cursor: Any, sql: Callable[[str], str]) -> None:
+        self.cursor = cursor
+        self.sql = sql
+
+    def execute(self, text: str, params: Any = None) -> Any:
+        return self.cursor.execute(self.sql(text), params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cursor, name)
+
+
+def _analyze(table: str, cur: Any) -> None:
+    cur.execute(f"ANALYZE {table}")
+
+
+class PostgresRebuild:
+    """Loads one 'building' generation from the events; see the module's docstring.
+
+    The work is split into steps that PostgreSQL runs on `workers` connections at once (one
+    backend per core): chunks of the log, then balances beside statistics, then indexes.
+    Staging tables (`rm<generation>_rb_*`, unlogged) carry rows between steps; they go with
+    the generation if the rebuild dies half-way (`drop_generation`)."""
+
+    def __init__(
+        self, store: Any, generation: int, names: Sequence[str], thresholds: Sequence[int], workers: int = 0
+    ) -> None:
         self.store = store
         self.generation = generation
         self.names = list(names)
         self.thresholds = tuple(thresholds)
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
 
     def t(self, table: Table) -> str:
         return self.store._q(physical(self.generation, table))
 
-    def run(self, progress: Progress | None = None, stage: Stage | None = None) -> int:
-        """Fills the generation up to the head of the log as of its snapshot; answers that
-        position (also recorded as every projection's tracking position)."""
-        from projections.sql_store import GENERATIONS, tracking_name
-        from projections.store import GenerationChanged
+    def sql(self, text: str) -> str:
+        """A statement with its staging tables (rb_*) named for this generation."""
+        return STAGING_NAME.sub(lambda m: self.store._q(staging_table(self.generation, m.group(1))), text)
 
-        say = stage or (lambda text: None)
+    @contextmanager
+    def step(self) -> Iterator[Any]:
+        """A transaction of its own on a pooled connection, tuned for bulk work."""
         with self.store.datastore.get_connection() as conn, conn.transaction():
-            cur = conn.cursor(row_factory=tuple_row)
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cur = _Staged(conn.cursor(row_factory=tuple_row), self.sql)
             # Sorts and hashes of a million rows fit in memory here; the tables are
-            # recomputable, so a crash losing the commit only means running it again.
+            # recomputable, so a crash losing the last commits only means running it again.
             cur.execute("SET LOCAL work_mem = '256MB'")
-            cur.execute("SET LOCAL synchronous_commit = off")
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            cur.execute(
-                f"SELECT state FROM {self.store._q(GENERATIONS)} WHERE generation = %s FOR SHARE",
-                (self.generation,),
-            )
-            row = cur.fetchone()
-            if row is None or row[0] != "building":
-                raise GenerationChanged(f"generation {self.generation} is no longer being built")
+            cur.execute("SET LOCAL synchronous_commit = off")
+            yield cur
+
+    def in_parallel(self, steps: Sequence[Callable[[Any], None]]) -> None:
+        """Runs each step in a transaction of its own, `workers` at a time; the first failure
+        is raised once the others have finished."""
+
+        def run(step: Callable[[Any], None]) -> None:
+            with self.step() as cur:
+                step(cur)
+
+        if self.workers == 1 or len(steps) == 1:
+            for step in steps:
+                run(step)
+            return
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="rebuild") as pool:
+            for future in [pool.submit(run, step) for step in steps]:
+                future.result()
+
+    def run(self, progress: Progress | None = None, stage: Stage | None = None) -> int:
+        """Fills the generation up to the head of the log as the first step saw it; answers
+        that position (also recorded as every projection's tracking position)."""
+        say = stage or (lambda text: None)
+        with self.step() as cur:
+            self._check_building(cur)
+            # Every id up to the head is committed (ids are allocated under the events
+            # table's lock, in commit order), so any later transaction sees them all.
             cur.execute(f"SELECT COALESCE(MAX(notification_id), 0) FROM {self.store._q(self.store.events_table)}")
             head = int(cur.fetchone()[0])
             self._stage_tables(cur)
             self._drop_indexes(cur)
-            say("reading the log")
-            for low in range(0, head, CHUNK):
-                high = min(head, low + CHUNK)
+
+        say("reading the log")
+        done, lock = [0], threading.Lock()
+
+        def chunk(low: int, high: int) -> Callable[[Any], None]:
+            def extract(cur: Any) -> None:
                 self._extract(cur, low, high)
-                if progress:
-                    progress(high, head)
-            cur.execute("ANALYZE rb_txn; ANALYZE rb_leg; ANALYZE rb_vol; ANALYZE rb_open")
-            say("summing balances")
-            self._balances(cur)
-            say("summing statistics")
-            self._statistics(cur)
-            say("indexing")
-            self._create_indexes(cur)
+                with lock:
+                    done[0] += high - low
+                    if progress:
+                        progress(done[0], head)
+            return extract
+
+        self.in_parallel([chunk(low, min(head, low + CHUNK)) for low in range(0, head, CHUNK)])
+        self.in_parallel([partial(_analyze, f"rb_{name}") for name in ("txn", "leg", "vol", "open")])
+        say("summing")
+        self.in_parallel([self._balances, self._facts])
+        self.in_parallel([self._days, self._pairs, self._statistic_rows])
+        say("indexing")
+        self.in_parallel([partial(self._create_indexes, table) for table in INDEX_ORDER])
+        with self.step() as cur:
+            self._check_building(cur)
             for name in self.names:
                 cur.execute(
                     f"UPDATE {self.store._tracking_table()} SET notification_id = %s "
@@ -150,7 +220,17 @@ class PostgresRebuild:
                 )
                 if cur.rowcount != 1:
                     raise GenerationChanged(f"{name}@{self.generation} moved while it was being loaded")
+            for name in STAGING:
+                cur.execute(f"DROP TABLE IF EXISTS {self.store._q(staging_table(self.generation, name))}")
         return head
+
+    def _check_building(self, cur: Any) -> None:
+        cur.execute(
+            f"SELECT state FROM {self.store._q(GENERATIONS)} WHERE generation = %s FOR SHARE", (self.generation,)
+        )
+        row = cur.fetchone()
+        if row is None or row[0] != "building":
+            raise GenerationChanged(f"generation {self.generation} is no longer being built")
 
     # Indexes: built once over the loaded rows, far cheaper than maintained row by row ----------
 
@@ -161,29 +241,28 @@ class PostgresRebuild:
             for n in range(len(table.indexes)):
                 cur.execute(f"DROP INDEX {self.store._q(f'{name}_i{n}')}")
 
-    def _create_indexes(self, cur: Any) -> None:
-        for table in ALL_TABLES:
-            cur.execute(f"ALTER TABLE {self.t(table)} ADD PRIMARY KEY ({', '.join(table.key)})")
-            for statement in self.store._index_statements(self.generation, table):
-                cur.execute(statement)
+    def _create_indexes(self, table: Table, cur: Any) -> None:
+        cur.execute(f"ALTER TABLE {self.t(table)} ADD PRIMARY KEY ({', '.join(table.key)})")
+        for statement in self.store._index_statements(self.generation, table):
+            cur.execute(statement)
 
     # Extraction: the stored JSON, once, into typed staging tables -------------------------
 
     def _stage_tables(self, cur: Any) -> None:
         cur.execute(
-            "CREATE TEMPORARY TABLE rb_txn (pos bigint, tid text, type text, vid text, org text, "
+            "CREATE UNLOGGED TABLE rb_txn (pos bigint, tid text, type text, vid text, org text, "
             "category text, point text, beneficiary text, minutes bigint, items bigint, day int, "
-            "recorded_day int, recorded_us bigint, reverses text, settled_by text) ON COMMIT DROP"
+            "recorded_day int, recorded_us bigint, reverses text, settled_by text)"
         )
         cur.execute(
-            "CREATE TEMPORARY TABLE rb_leg (pos bigint, ord bigint, tid text, type text, reverses text, "
-            "vid text, book text, minutes bigint, recorded_us bigint) ON COMMIT DROP"
+            "CREATE UNLOGGED TABLE rb_leg (pos bigint, ord bigint, tid text, type text, reverses text, "
+            "vid text, book text, minutes bigint, recorded_us bigint)"
         )
         cur.execute(
-            "CREATE TEMPORARY TABLE rb_vol (vid text, region text, org text, registered_us bigint, "
-            "registered_day int) ON COMMIT DROP"
+            "CREATE UNLOGGED TABLE rb_vol (vid text, region text, org text, registered_us bigint, "
+            "registered_day int)"
         )
-        cur.execute("CREATE TEMPORARY TABLE rb_open (vid text, opened_us bigint, opened_day int) ON COMMIT DROP")
+        cur.execute("CREATE UNLOGGED TABLE rb_open (vid text, opened_us bigint, opened_day int)")
 
     def _extract(self, cur: Any, low: int, high: int) -> None:
         ts = "(p.j->'timestamp'->>'_data_')::timestamptz"
@@ -254,13 +333,13 @@ class PostgresRebuild:
         # The transactions whose reversal takes back redeemed rather than earned minutes are
         # known by their type: service records and redemptions that moved a service book.
         cur.execute(
-            "CREATE TEMPORARY TABLE rb_bal_txn ON COMMIT DROP AS "
+            "CREATE UNLOGGED TABLE rb_bal_txn AS "
             f"SELECT DISTINCT tid, type FROM rb_leg WHERE book = 'service' AND type IN ('{SERVICE_RECORD}', '{REDEMPTION}')"
         )
         cur.execute(f"INSERT INTO {self.t(BAL_TXN)} (transaction_id, type) SELECT tid, type FROM rb_bal_txn")
         cur.execute(
             f"""
-            CREATE TEMPORARY TABLE rb_entry ON COMMIT DROP AS
+            CREATE UNLOGGED TABLE rb_entry AS
             SELECT l.*,
                    CASE WHEN l.book = 'service' AND k.kind IS DISTINCT FROM '{REDEMPTION}' THEN l.minutes ELSE 0 END AS d_earned,
                    CASE WHEN l.book = 'service' AND k.kind = '{REDEMPTION}' THEN -l.minutes ELSE 0 END AS d_redeemed
@@ -307,12 +386,13 @@ class PostgresRebuild:
 
     # Statistics (stats.py) ------------------------------------------------------------
 
-    def _statistics(self, cur: Any) -> None:
+    def _facts(self, cur: Any) -> None:
+        """What the statistics are summed from: rb_fact, rb_star, rb_key."""
         counted = ", ".join(f"'{k}'" for k in (SERVICE_RECORD, DEPOSIT, WITHDRAWAL, REDEMPTION))
         # The unreversed transactions that count in a figure, with their volunteer's region.
         cur.execute(
             f"""
-            CREATE TEMPORARY TABLE rb_fact ON COMMIT DROP AS
+            CREATE UNLOGGED TABLE rb_fact AS
             SELECT t.tid, t.type AS kind, t.vid, t.pos, t.day, t.recorded_day, t.minutes,
                    CASE t.type WHEN '{WITHDRAWAL}' THEN COALESCE(NULLIF(t.settled_by, ''), v.org)
                                WHEN '{REDEMPTION}' THEN NULL ELSE t.org END AS org,
@@ -323,19 +403,11 @@ class PostgresRebuild:
             """
         )
         cur.execute("ANALYZE rb_fact")
-        cur.execute(
-            f"""
-            INSERT INTO {self.t(ST_FACT)} (transaction_id, kind, volunteer_id, pos, day, recorded_day,
-                minutes, org, category, point, items, beneficiary)
-            SELECT tid, kind, vid, pos, day, recorded_day, minutes, org, category, point, items, beneficiary
-            FROM rb_fact
-            """
-        )
         # Star levels: the running total of each volunteer's service records in recorded order.
         level = _star_level("earned", self.thresholds)
         cur.execute(
             f"""
-            CREATE TEMPORARY TABLE rb_star ON COMMIT DROP AS
+            CREATE UNLOGGED TABLE rb_star AS
             SELECT vid, recorded_day, level, before FROM (
                 SELECT vid, recorded_day, level, lag(level, 1, 0) OVER (PARTITION BY vid ORDER BY pos) AS before
                 FROM (
@@ -345,6 +417,18 @@ class PostgresRebuild:
                 ) AS levels
             ) AS steps
             WHERE level <> before
+            """
+        )
+        self._region_keys(cur)
+
+    def _statistic_rows(self, cur: Any) -> None:
+        """st_fact and st_volunteer."""
+        cur.execute(
+            f"""
+            INSERT INTO {self.t(ST_FACT)} (transaction_id, kind, volunteer_id, pos, day, recorded_day,
+                minutes, org, category, point, items, beneficiary)
+            SELECT tid, kind, vid, pos, day, recorded_day, minutes, org, category, point, items, beneficiary
+            FROM rb_fact
             """
         )
         earned = "COALESCE(s.earned, 0)"
@@ -357,14 +441,11 @@ class PostgresRebuild:
               ON s.vid = v.vid
             """
         )
-        self._region_keys(cur)
-        self._days(cur)
-        self._pairs(cur)
 
     def _region_keys(self, cur: Any) -> None:
         """rb_key: the keys every region in use rolls up to, down to county level (depth 3) and
         to the exact code (depth 5), joined by hash rather than computed per row."""
-        cur.execute("CREATE TEMPORARY TABLE rb_key (region text, depth int, lvl bigint, anc text) ON COMMIT DROP")
+        cur.execute("CREATE UNLOGGED TABLE rb_key (region text, depth int, lvl bigint, anc text)")
         for depth in (ROLLUP_LEVELS, ALL_LEVELS):
             keys, condition = _region_keys("r.region", depth)
             cur.execute(
@@ -375,6 +456,7 @@ class PostgresRebuild:
         cur.execute("ANALYZE rb_key")
 
     def _days(self, cur: Any) -> None:
+        """st_day."""
         def vector(**values: str) -> str:
             return ", ".join(values.get(m, "0") for m in DAY_MEASURES)
 
@@ -422,6 +504,7 @@ class PostgresRebuild:
         )
 
     def _pairs(self, cur: Any) -> None:
+        """st_pair, then st_count from it."""
         # Occurrences of (subject, scope, day); each remembers its previous day in the scope.
         active = (
             f"SELECT '{ACTIVE}' AS measure, f.vid AS subject, g.scope, f.day, f.v_region AS region "

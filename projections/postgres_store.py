@@ -101,6 +101,13 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
 
         return PostgresRebuild(self, generation, names, thresholds).run(progress, stage)
 
+    def _drop_generation(self, cur: Any, generation: int, names: Sequence[str]) -> None:
+        from projections.postgres_rebuild import STAGING, staging_table
+
+        super()._drop_generation(cur, generation, names)
+        for name in STAGING:  # what a bulk load that died half-way left
+            cur.execute(f"DROP TABLE IF EXISTS {self._q(staging_table(generation, name))}")
+
     def analyze(self, generation: int) -> None:
         # VACUUM too: a rebuild updates rollup rows many times over; outside a transaction.
         with self.datastore.get_connection() as conn:
