@@ -56,7 +56,11 @@ from projections.store import GenerationChanged
 # Notification ids per extraction step: the unit of the progress bar and of parallel work.
 CHUNK = 50_000
 
-STAGING = ("txn", "leg", "vol", "open", "bal_txn", "entry", "fact", "star", "key")
+# Staging text sorts and groups by bytes, as the read models' own columns do (not by locale: slow).
+TEXT = 'text COLLATE "C"'
+# Per step and sort or hash (up to twice that for a hash): the steps are a few, run once.
+WORK_MEM = os.environ.get("HOUR_LEDGER_REBUILD_WORK_MEM", "1GB")
+STAGING = ("txn", "leg", "vol", "open", "bal_txn", "entry", "fact", "star", "key", "contrib")
 STAGING_NAME = re.compile(r"\brb_(" + "|".join(sorted(STAGING, key=len, reverse=True)) + r")\b")
 # Biggest first, so that the last index to build is a small one.
 INDEX_ORDER = (ST_DAY, ST_PAIR, BAL_ENTRY, ST_FACT, BAL_TXN, ST_COUNT, BAL_VOLUNTEER, ST_VOLUNTEER, ST_ORG, ST_POINT)
@@ -155,9 +159,10 @@ class PostgresRebuild:
         """A transaction of its own on a pooled connection, tuned for bulk work."""
         with self.store.datastore.get_connection() as conn, conn.transaction():
             cur = _Staged(conn.cursor(row_factory=tuple_row), self.sql)
-            # Sorts and hashes of a million rows fit in memory here; the tables are
-            # recomputable, so a crash losing the last commits only means running it again.
-            cur.execute("SET LOCAL work_mem = '256MB'")
+            # Sorts and hashes of millions of rows stay in memory (spilled, an aggregate takes
+            # several times as long); the tables are recomputable, so a crash losing the last
+            # commits only means running it again.
+            cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
             cur.execute("SET LOCAL synchronous_commit = off")
             yield cur
@@ -207,7 +212,8 @@ class PostgresRebuild:
         self.in_parallel([partial(_analyze, f"rb_{name}") for name in ("txn", "leg", "vol", "open")])
         say("summing")
         self.in_parallel([self._balances, self._facts])
-        self.in_parallel([self._days, self._pairs, self._statistic_rows])
+        # longest first: two workers then finish at about the same time
+        self.in_parallel([self._pairs, partial(self._days, (0, 1, 2)), partial(self._days, (3, EXACT)), self._statistic_rows])
         say("indexing")
         self.in_parallel([partial(self._create_indexes, table) for table in INDEX_ORDER])
         with self.step() as cur:
@@ -250,19 +256,19 @@ class PostgresRebuild:
 
     def _stage_tables(self, cur: Any) -> None:
         cur.execute(
-            "CREATE UNLOGGED TABLE rb_txn (pos bigint, tid text, type text, vid text, org text, "
-            "category text, point text, beneficiary text, minutes bigint, items bigint, day int, "
-            "recorded_day int, recorded_us bigint, reverses text, settled_by text)"
+            f"CREATE UNLOGGED TABLE rb_txn (pos bigint, tid {TEXT}, type {TEXT}, vid {TEXT}, org {TEXT}, "
+            f"category {TEXT}, point {TEXT}, beneficiary {TEXT}, minutes bigint, items bigint, day int, "
+            f"recorded_day int, recorded_us bigint, reverses {TEXT}, settled_by {TEXT})"
         )
         cur.execute(
-            "CREATE UNLOGGED TABLE rb_leg (pos bigint, ord bigint, tid text, type text, reverses text, "
-            "vid text, book text, minutes bigint, recorded_us bigint)"
+            f"CREATE UNLOGGED TABLE rb_leg (pos bigint, ord bigint, tid {TEXT}, type {TEXT}, reverses {TEXT}, "
+            f"vid {TEXT}, book {TEXT}, minutes bigint, recorded_us bigint)"
         )
         cur.execute(
-            "CREATE UNLOGGED TABLE rb_vol (vid text, region text, org text, registered_us bigint, "
+            f"CREATE UNLOGGED TABLE rb_vol (vid {TEXT}, region {TEXT}, org {TEXT}, registered_us bigint, "
             "registered_day int)"
         )
-        cur.execute("CREATE UNLOGGED TABLE rb_open (vid text, opened_us bigint, opened_day int)")
+        cur.execute(f"CREATE UNLOGGED TABLE rb_open (vid {TEXT}, opened_us bigint, opened_day int)")
 
     def _extract(self, cur: Any, low: int, high: int) -> None:
         ts = "(p.j->'timestamp'->>'_data_')::timestamptz"
@@ -420,6 +426,7 @@ class PostgresRebuild:
             """
         )
         self._region_keys(cur)
+        self._contributions(cur)
 
     def _statistic_rows(self, cur: Any) -> None:
         """st_fact and st_volunteer."""
@@ -445,7 +452,7 @@ class PostgresRebuild:
     def _region_keys(self, cur: Any) -> None:
         """rb_key: the keys every region in use rolls up to, down to county level (depth 3) and
         to the exact code (depth 5), joined by hash rather than computed per row."""
-        cur.execute("CREATE UNLOGGED TABLE rb_key (region text, depth int, lvl bigint, anc text)")
+        cur.execute(f"CREATE UNLOGGED TABLE rb_key (region {TEXT}, depth int, lvl bigint, anc {TEXT})")
         for depth in (ROLLUP_LEVELS, ALL_LEVELS):
             keys, condition = _region_keys("r.region", depth)
             cur.execute(
@@ -455,8 +462,10 @@ class PostgresRebuild:
             )
         cur.execute("ANALYZE rb_key")
 
-    def _days(self, cur: Any) -> None:
-        """st_day."""
+    def _contributions(self, cur: Any) -> None:
+        """rb_contrib: what each registration, account, fact and change of star level adds to
+        the daily figures of its region and groups, before rolling up by region."""
+
         def vector(**values: str) -> str:
             return ", ".join(values.get(m, "0") for m in DAY_MEASURES)
 
@@ -487,19 +496,26 @@ class PostgresRebuild:
             "FROM rb_star AS s JOIN rb_vol AS v ON v.vid = s.vid "
             "CROSS JOIN LATERAL (VALUES (''), ('o:' || v.org)) AS g(grp)",
         ]
-        columns = ", ".join(DAY_MEASURES)
         # int4 contributions: their SUM is a bigint (a SUM of bigints would be a slow numeric).
+        columns = ", ".join(f"{m} int" for m in DAY_MEASURES)
+        cur.execute(f"CREATE UNLOGGED TABLE rb_contrib (region {TEXT}, grp {TEXT}, day int, {columns})")
+        cur.execute(f"INSERT INTO rb_contrib {' UNION ALL '.join(sources)}")
+        cur.execute("ANALYZE rb_contrib")
+
+    def _days(self, levels: Sequence[int], cur: Any) -> None:
+        """The st_day rows of some region levels (of dims.region_keys: 0..3 and exact, 10+)."""
+        columns = ", ".join(DAY_MEASURES)
         sums = ", ".join(f"SUM(c.{m})" for m in DAY_MEASURES)
         nonzero = " OR ".join(f"SUM(c.{m}) <> 0" for m in DAY_MEASURES)
+        wanted = " OR ".join(f"k.lvl >= {EXACT}" if lvl >= EXACT else f"k.lvl = {lvl}" for lvl in levels)
         cur.execute(
             f"""
             INSERT INTO {self.t(ST_DAY)} (lvl, anc, grp, day, {columns})
             SELECT k.lvl, k.anc, c.grp, c.day, {sums}
-            FROM ({" UNION ALL ".join(sources)}) AS c(region, grp, day, {columns})
-            JOIN rb_key AS k ON k.region = c.region AND k.depth = {ROLLUP_LEVELS}
+            FROM rb_contrib AS c
+            JOIN rb_key AS k ON k.region = c.region AND k.depth = {ROLLUP_LEVELS} AND ({wanted})
             GROUP BY k.lvl, k.anc, c.grp, c.day
             HAVING {nonzero}
-            ORDER BY k.lvl, k.anc, c.grp, c.day
             """
         )
 
@@ -507,7 +523,7 @@ class PostgresRebuild:
         """st_pair, then st_count from it."""
         # Occurrences of (subject, scope, day); each remembers its previous day in the scope.
         active = (
-            f"SELECT '{ACTIVE}' AS measure, f.vid AS subject, g.scope, f.day, f.v_region AS region "
+            f"SELECT '{ACTIVE}' COLLATE \"C\" AS measure, f.vid AS subject, g.scope, f.day, f.v_region AS region "
             "FROM rb_fact AS f CROSS JOIN LATERAL (VALUES (''), ('o:' || f.org), ('c:' || f.category)) AS g(scope) "
             f"WHERE f.kind = '{SERVICE_RECORD}' "
             f"UNION ALL SELECT '{ACTIVE}', f.vid, g.scope, f.day, f.v_region "
