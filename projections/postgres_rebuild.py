@@ -212,10 +212,17 @@ class PostgresRebuild:
         self.in_parallel([partial(_analyze, f"rb_{name}") for name in ("txn", "leg", "vol", "open")])
         say("summing")
         self.in_parallel([self._balances, self._facts])
-        # longest first: two workers then finish at about the same time
-        self.in_parallel([self._pairs, partial(self._days, (0, 1, 2)), partial(self._days, (3, EXACT)), self._statistic_rows])
+        # Longest first, so that the workers finish at about the same time.
+        self.in_parallel([
+            partial(self._days, (EXACT,)),
+            partial(self._pairs, "c:"), partial(self._pairs, "o:"), partial(self._pairs, ""),
+            partial(self._days, (0, 1, 2, 3)), partial(self._pairs, BENEFICIARY), self._statistic_rows,
+        ])
         say("indexing")
-        self.in_parallel([partial(self._create_indexes, table) for table in INDEX_ORDER])
+        self.in_parallel([partial(self._counts, ACTIVE), partial(self._counts, BENEFICIARY)] + [
+            partial(self._create_indexes, table) for table in INDEX_ORDER if table is not ST_COUNT
+        ])
+        self.in_parallel([partial(self._create_indexes, ST_COUNT)])
         with self.step() as cur:
             self._check_building(cur)
             for name in self.names:
@@ -519,49 +526,53 @@ class PostgresRebuild:
             """
         )
 
-    def _pairs(self, cur: Any) -> None:
-        """st_pair, then st_count from it."""
+    def _pairs(self, kind: str, cur: Any) -> None:
+        """The st_pair rows of one kind of scope: active volunteers' "" (any service), "o:"
+        (an organisation), "c:" (a category), or beneficiaries' ("b")."""
         # Occurrences of (subject, scope, day); each remembers its previous day in the scope.
-        active = (
-            f"SELECT '{ACTIVE}' COLLATE \"C\" AS measure, f.vid AS subject, g.scope, f.day, f.v_region AS region "
-            "FROM rb_fact AS f CROSS JOIN LATERAL (VALUES (''), ('o:' || f.org), ('c:' || f.category)) AS g(scope) "
-            f"WHERE f.kind = '{SERVICE_RECORD}' "
-            f"UNION ALL SELECT '{ACTIVE}', f.vid, g.scope, f.day, f.v_region "
-            "FROM rb_fact AS f CROSS JOIN LATERAL (VALUES (''), ('o:' || f.org)) AS g(scope) "
-            f"WHERE f.kind = '{DEPOSIT}'"
-        )
-        beneficiaries = (
-            f"SELECT '{BENEFICIARY}', f.beneficiary, k.lvl || '|' || k.anc || '|' || g.grp, f.day, '' "
-            f"FROM rb_fact AS f CROSS JOIN LATERAL (VALUES (''), ('o:' || f.org)) AS g(grp) "
-            f"JOIN rb_key AS k ON k.region = f.v_region AND k.depth = {ALL_LEVELS} "
-            f"WHERE f.kind IN ('{DEPOSIT}', '{WITHDRAWAL}') AND f.beneficiary IS NOT NULL"
-        )
+        if kind == BENEFICIARY:
+            occurrences = (
+                f"SELECT f.beneficiary, k.lvl || '|' || k.anc || '|' || g.grp, f.day, '' "
+                f"FROM rb_fact AS f CROSS JOIN LATERAL (VALUES (''), ('o:' || f.org)) AS g(grp) "
+                f"JOIN rb_key AS k ON k.region = f.v_region AND k.depth = {ALL_LEVELS} "
+                f"WHERE f.kind IN ('{DEPOSIT}', '{WITHDRAWAL}') AND f.beneficiary IS NOT NULL"
+            )
+        else:
+            scope = {"": "''", "o:": "'o:' || f.org", "c:": "'c:' || f.category"}[kind]
+            kinds = f"'{SERVICE_RECORD}'" if kind == "c:" else f"'{SERVICE_RECORD}', '{DEPOSIT}'"
+            occurrences = f"SELECT f.vid, {scope}, f.day, f.v_region FROM rb_fact AS f WHERE f.kind IN ({kinds})"
+        measure = BENEFICIARY if kind == BENEFICIARY else ACTIVE
+        # One sort serves the grouping and the window (a hash aggregate would sort again).
+        cur.execute("SET LOCAL enable_hashagg = off")
         cur.execute(
             f"""
             INSERT INTO {self.t(ST_PAIR)} (measure, subject, scope, day, n, prev_day, region)
-            SELECT measure, subject, scope, day, n,
-                   COALESCE(lag(day) OVER (PARTITION BY measure, subject, scope ORDER BY day), 0), region
-            FROM (
-                SELECT measure, subject, scope, day, COUNT(*) AS n, MIN(region) AS region
-                FROM ({active} UNION ALL {beneficiaries}) AS o(measure, subject, scope, day, region)
-                GROUP BY measure, subject, scope, day
-            ) AS d
+            SELECT '{measure}', subject, scope, day, COUNT(*),
+                   COALESCE(lag(day) OVER (PARTITION BY subject, scope ORDER BY day), 0), MIN(region)
+            FROM ({occurrences}) AS o(subject, scope, day, region)
+            GROUP BY subject, scope, day
             """
         )
-        # Counted per region key: 'a' of the whole-ledger scope down to county level (and exact
-        # codes above it), 'b' of the scopes without an organisation.
+
+    def _counts(self, measure: str, cur: Any) -> None:
+        """st_count from st_pair, per region key: 'a' of the whole-ledger scope down to county
+        level (and exact codes above it), 'b' of the scopes without an organisation."""
+        if measure == ACTIVE:
+            pairs = (
+                f"SELECT k.lvl, k.anc, p.day, p.prev_day FROM {self.t(ST_PAIR)} AS p "
+                f"JOIN rb_key AS k ON k.region = p.region AND k.depth = {ROLLUP_LEVELS} "
+                f"WHERE p.measure = '{ACTIVE}' AND p.scope = '' AND k.lvl < {EXACT + ROLLUP_LEVELS}"
+            )
+        else:
+            pairs = (
+                f"SELECT split_part(scope, '|', 1)::bigint, split_part(scope, '|', 2), day, prev_day "
+                f"FROM {self.t(ST_PAIR)} WHERE measure = '{BENEFICIARY}' AND split_part(scope, '|', 3) = ''"
+            )
         cur.execute(
             f"""
             INSERT INTO {self.t(ST_COUNT)} (measure, lvl, anc, day, prev_day, n)
-            SELECT measure, lvl, anc, day, prev_day, COUNT(*)
-            FROM (
-                SELECT p.measure, k.lvl, k.anc, p.day, p.prev_day FROM {self.t(ST_PAIR)} AS p
-                JOIN rb_key AS k ON k.region = p.region AND k.depth = {ROLLUP_LEVELS}
-                WHERE p.measure = '{ACTIVE}' AND p.scope = '' AND k.lvl < {EXACT + ROLLUP_LEVELS}
-                UNION ALL
-                SELECT measure, split_part(scope, '|', 1)::bigint, split_part(scope, '|', 2), day, prev_day
-                FROM {self.t(ST_PAIR)} WHERE measure = '{BENEFICIARY}' AND split_part(scope, '|', 3) = ''
-            ) AS c
-            GROUP BY measure, lvl, anc, day, prev_day
+            SELECT '{measure}', lvl, anc, day, prev_day, COUNT(*)
+            FROM ({pairs}) AS c(lvl, anc, day, prev_day)
+            GROUP BY lvl, anc, day, prev_day
             """
         )

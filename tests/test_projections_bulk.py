@@ -181,7 +181,7 @@ def test_a_bulk_load_that_fails_half_way_leaves_the_current_tables_serving_and_n
         models.catch_up()
         before = models.dump()
 
-        def broken(self: Any, cur: Any) -> None:
+        def broken(self: Any, *args: Any) -> None:
             raise RuntimeError("the database went away")
 
         monkeypatch.setattr(postgres_rebuild.PostgresRebuild, "_pairs", broken)
