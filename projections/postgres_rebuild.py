@@ -278,7 +278,7 @@ class PostgresRebuild:
         cur.execute(f"CREATE UNLOGGED TABLE rb_open (vid {TEXT}, opened_us bigint, opened_day int)")
 
     def _extract(self, cur: Any, low: int, high: int) -> None:
-        ts = "(p.j->'timestamp'->>'_data_')::timestamptz"
+        ts = "p.ts"
         c, d = "p.j->'content'", "p.j->'details'"
         kind = "p.j->>'type'"
         started, served = f"({c}->>'started_at')::timestamptz", f"({c}->>'served_at')::timestamptz"
@@ -297,8 +297,9 @@ class PostgresRebuild:
             f"""
             WITH p AS MATERIALIZED (
                 SELECT e.notification_id AS pos, e.originator_id::text AS id, e.topic,
-                       convert_from(e.state, 'UTF8')::jsonb AS j
+                       s.j, (s.j->'timestamp'->>'_data_')::timestamptz AS ts
                 FROM {self.store._q(self.store.events_table)} AS e
+                CROSS JOIN LATERAL (SELECT convert_from(e.state, 'UTF8')::jsonb AS j) AS s
                 WHERE e.notification_id > %(low)s AND e.notification_id <= %(high)s
                   AND e.topic IN (%(posted)s, %(volunteer)s, %(opened)s, %(org)s, %(point)s)
             ), txn AS (
