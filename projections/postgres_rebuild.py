@@ -62,8 +62,6 @@ TEXT = 'text COLLATE "C"'
 WORK_MEM = os.environ.get("HOUR_LEDGER_REBUILD_WORK_MEM", "1GB")
 STAGING = ("txn", "leg", "vol", "open", "bal_txn", "entry", "fact", "star", "key", "contrib")
 STAGING_NAME = re.compile(r"\brb_(" + "|".join(sorted(STAGING, key=len, reverse=True)) + r")\b")
-# Biggest first, so that the last index to build is a small one.
-INDEX_ORDER = (ST_DAY, ST_PAIR, BAL_ENTRY, ST_FACT, BAL_TXN, ST_COUNT, BAL_VOLUNTEER, ST_VOLUNTEER, ST_ORG, ST_POINT)
 
 
 def staging_table(generation: int, name: str) -> str:
@@ -163,7 +161,7 @@ class PostgresRebuild:
             # several times as long); the tables are recomputable, so a crash losing the last
             # commits only means running it again.
             cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cur.execute(f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'")
             cur.execute("SET LOCAL synchronous_commit = off")
             yield cur
 
@@ -211,18 +209,20 @@ class PostgresRebuild:
         self.in_parallel([chunk(low, min(head, low + CHUNK)) for low in range(0, head, CHUNK)])
         self.in_parallel([partial(_analyze, f"rb_{name}") for name in ("txn", "leg", "vol", "open")])
         say("summing")
+        # Longest first within a phase, so that the workers finish at about the same time.
+        # A table's indexes are built by the step that fills it where nothing else writes it.
         self.in_parallel([self._balances, self._facts])
-        # Longest first, so that the workers finish at about the same time.
         self.in_parallel([
             partial(self._days, (EXACT,)),
             partial(self._pairs, "c:"), partial(self._pairs, "o:"), partial(self._pairs, ""),
             partial(self._days, (0, 1, 2, 3)), partial(self._pairs, BENEFICIARY), self._statistic_rows,
         ])
         say("indexing")
-        self.in_parallel([partial(self._counts, ACTIVE), partial(self._counts, BENEFICIARY)] + [
-            partial(self._create_indexes, table) for table in INDEX_ORDER if table is not ST_COUNT
+        self.in_parallel([
+            partial(self._counts, ACTIVE), partial(self._unique_key, ST_PAIR), partial(self._secondary, ST_PAIR),
+            partial(self._unique_key, ST_DAY), partial(self._counts, BENEFICIARY),
         ])
-        self.in_parallel([partial(self._create_indexes, ST_COUNT)])
+        self.in_parallel([partial(self._unique_key, ST_COUNT)])
         with self.step() as cur:
             self._check_building(cur)
             for name in self.names:
@@ -233,6 +233,8 @@ class PostgresRebuild:
                 )
                 if cur.rowcount != 1:
                     raise GenerationChanged(f"{name}@{self.generation} moved while it was being loaded")
+            for table in (ST_PAIR, ST_DAY, ST_COUNT):
+                self._primary_key(table, cur)
             for name in STAGING:
                 cur.execute(f"DROP TABLE IF EXISTS {self.store._q(staging_table(self.generation, name))}")
         return head
@@ -256,6 +258,19 @@ class PostgresRebuild:
 
     def _create_indexes(self, table: Table, cur: Any) -> None:
         cur.execute(f"ALTER TABLE {self.t(table)} ADD PRIMARY KEY ({', '.join(table.key)})")
+        self._secondary(table, cur)
+
+    def _unique_key(self, table: Table, cur: Any) -> None:
+        """The primary key's index alone: it builds beside the table's other indexes (the
+        constraint itself takes a lock that would queue them); `_primary_key` adopts it."""
+        name = physical(self.generation, table)
+        cur.execute(f"CREATE UNIQUE INDEX {name}_pkey ON {self.t(table)} ({', '.join(table.key)})")
+
+    def _primary_key(self, table: Table, cur: Any) -> None:
+        name = physical(self.generation, table)
+        cur.execute(f"ALTER TABLE {self.t(table)} ADD CONSTRAINT {name}_pkey PRIMARY KEY USING INDEX {name}_pkey")
+
+    def _secondary(self, table: Table, cur: Any) -> None:
         for statement in self.store._index_statements(self.generation, table):
             cur.execute(statement)
 
@@ -397,6 +412,8 @@ class PostgresRebuild:
             ) AS t ON t.vid = ids.vid
             """
         )
+        for table in (BAL_ENTRY, BAL_TXN, BAL_VOLUNTEER):
+            self._create_indexes(table, cur)
 
     # Statistics (stats.py) ------------------------------------------------------------
 
@@ -435,6 +452,8 @@ class PostgresRebuild:
         )
         self._region_keys(cur)
         self._contributions(cur)
+        for table in (ST_ORG, ST_POINT):  # filled while the log was read
+            self._create_indexes(table, cur)
 
     def _statistic_rows(self, cur: Any) -> None:
         """st_fact and st_volunteer."""
@@ -456,6 +475,8 @@ class PostgresRebuild:
               ON s.vid = v.vid
             """
         )
+        for table in (ST_FACT, ST_VOLUNTEER):
+            self._create_indexes(table, cur)
 
     def _region_keys(self, cur: Any) -> None:
         """rb_key: the keys every region in use rolls up to, down to county level (depth 3) and

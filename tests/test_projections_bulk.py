@@ -39,14 +39,27 @@ def url(tmp_path: Path) -> Iterator[str]:
         yield found
 
 
+def indexes(models: ReadModels) -> list[str]:
+    """The definitions of the current generation's indexes, the generation's number left out."""
+    (generation,) = [g for g, state in models.store.generations() if state == "current"]
+    with models.store.datastore.get_connection() as conn:
+        rows = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename LIKE %s",
+            (models.store.schema, f"rm{generation}\\_%"),
+        ).fetchall()
+    return sorted(row["indexdef"].replace(f"rm{generation}_", "rm_") for row in rows)
+
+
 def followed_and_bulk(app: HourLedger, batch_size: int = 5) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The tables a follower builds in small batches, and the tables of a bulk rebuild."""
+    """The tables a follower builds in small batches, and the tables of a bulk rebuild (which
+    also has the same indexes)."""
     models = ReadModels(app, batch_size=batch_size)
     models.catch_up()
-    followed = models.dump()
+    followed, followed_indexes = models.dump(), indexes(models)
     stages: list[str] = []
     assert models.rebuild(stage=stages.append) == app.head_position()
     assert "summing" in stages, "the rebuild did not take the bulk path"
+    assert indexes(models) == followed_indexes and len(followed_indexes) >= 13
     return followed, models.dump()
 
 
