@@ -47,6 +47,10 @@ T = TypeVar("T")
 
 MAX_ATTEMPTS = 30
 MAX_NAME = 200
+# How long a process trusts a key it has authenticated without asking the store again. A key
+# revoked through this process stops working at once; revoked through another (`serve
+# --workers N`, or the command line), within this many seconds.
+KEY_CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,10 @@ class HourLedger(Application[UUID]):
         self._saved_listeners: list[Callable[[int], None]] = []
         self._regions: LRUCache[UUID, str] = LRUCache(maxsize=100_000)
         self._store_watch: StoreWatch | None = None
+        self.key_cache_seconds = KEY_CACHE_SECONDS
+        # Key id → (secret hash, actor, revocations seen, when checked): see `remembered_actor`.
+        self._keys: dict[UUID, tuple[str, Actor, int, float]] = {}
+        self._revocations = 0
 
     def watch_store(self) -> None:
         """For long-running services: refuse work at once while the database is down."""
@@ -316,15 +324,42 @@ class HourLedger(Application[UUID]):
                 key.revoke(actor.posted_by)
             return key
 
-        return self._run(revoke)[0]
+        try:
+            return self._run(revoke)[0]
+        finally:
+            # After the save: an authentication that loaded the key before it saw no revocation,
+            # and must not be remembered (it counted fewer revocations).
+            self._revocations += 1
+            self._keys.pop(key_id, None)
 
     def authenticate(self, secret: str) -> Actor:
         """The actor behind a bearer secret. Unknown, malformed and revoked keys look alike."""
+        actor = self.remembered_actor(secret)
+        if actor is not None:
+            return actor
         key_id = key_id_of(secret)
+        revocations, checked = self._revocations, time.monotonic()
         key = self._find(key_id) if key_id else None
-        if not isinstance(key, ApiKey) or not key.matches(secret) or key.revoked:
+        if key_id is None or not isinstance(key, ApiKey) or not key.matches(secret) or key.revoked:
+            if key_id is not None:
+                self._keys.pop(key_id, None)
             raise UnauthorizedError("unknown or revoked API key")
-        return key.actor()
+        actor = key.actor()
+        self._keys[key_id] = (key.secret_hash, actor, revocations, checked)
+        return actor
+
+    def remembered_actor(self, secret: str) -> Actor | None:
+        """The actor behind a secret this process authenticated less than `key_cache_seconds`
+        ago, with no revocation through this process since; else None. Asks nothing of the
+        store (the HTTP layer calls it on its event loop)."""
+        key_id = key_id_of(secret)
+        found = self._keys.get(key_id) if key_id is not None else None
+        if found is None:
+            return None
+        secret_hash, actor, revocations, checked = found
+        if revocations != self._revocations or time.monotonic() - checked >= self.key_cache_seconds:
+            return None
+        return actor if hmac.compare_digest(secret_hash, hash_secret(secret)) else None
 
     # Transactions ----------------------------------------------------------------------
 
