@@ -1,7 +1,12 @@
 """Bearer-key authentication and the read permissions of SPEC §3's role table.
 
 Write permissions live in the ledger (its use cases check the acting key); this module only
-finds the key behind a request and guards the read-only routes."""
+finds the key behind a request and guards the read-only routes.
+
+The dependencies here are `async`: FastAPI runs a plain `def` dependency in its thread pool,
+a hop to another thread and back for each. A key this process has just authenticated is
+answered on the event loop (`HourLedger.remembered_actor`); only a look-up in the store goes
+to the pool."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from ledger.actors import Actor, Role
 from ledger.application import HourLedger
@@ -19,20 +25,24 @@ bearer = HTTPBearer(auto_error=False, description="An API key's secret: `Authori
 READERS = (Role.ADMIN, Role.OPERATOR, Role.AUDITOR)
 
 
-def ledger_of(request: Request) -> HourLedger:
+async def ledger_of(request: Request) -> HourLedger:
     return request.app.state.ledger
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     if credentials is None:
         raise UnauthorizedError("send an API key: Authorization: Bearer <secret>")
-    return ledger_of(request).authenticate(credentials.credentials)
+    ledger: HourLedger = request.app.state.ledger
+    actor = ledger.remembered_actor(credentials.credentials)
+    if actor is None:
+        actor = await run_in_threadpool(ledger.authenticate, credentials.credentials)
+    return actor
 
 
-def read_models_of(request: Request) -> Any:
+async def read_models_of(request: Request) -> Any:
     return request.app.state.read_models
 
 
