@@ -1,7 +1,7 @@
 """PostgreSQL dialect of the read-model store: the events' schema (POSTGRES_SCHEMA) and the
 ledger's connection pool, bulk writes with `unnest` (one statement per table per batch),
-snapshot reads (REPEATABLE READ), and LISTEN on the channel eventsourcing's
-`PostgresApplicationRecorder` NOTIFYs in every transaction that inserts events."""
+snapshot reads (REPEATABLE READ, begun by one statement), and LISTEN on the channel
+eventsourcing's `PostgresApplicationRecorder` NOTIFYs in every transaction that inserts events."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
+
+import psycopg
 
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresTrackingRecorder
 from psycopg.rows import tuple_row
@@ -21,6 +23,7 @@ from projections.schema import ALL_TABLES, Table, physical
 from projections.sql_store import SqlReadModelStore
 
 TRACKING_TABLE = "rm_tracking"
+BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
 class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
@@ -89,11 +92,25 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
             yield cur
 
     @contextmanager
-    def _read(self) -> Iterator[Any]:
-        with self.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
+    def _read(self, opening: str | None = None) -> Iterator[Any]:
+        # One statement begins the snapshot (not BEGIN, then SET TRANSACTION); the pool's
+        # connections are in autocommit mode, so the transaction is ours to end. An `opening`
+        # query (no parameters) goes in the same round trip: the cursor holds its rows.
+        with self.datastore.get_connection() as conn:
             cur = conn.cursor(row_factory=tuple_row)
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield cur
+            try:
+                cur.execute(BEGIN_SNAPSHOT + (f"; {opening}" if opening else ""))
+                if opening:
+                    cur.nextset()
+                yield cur
+            finally:
+                try:
+                    cur.execute("ROLLBACK")
+                except psycopg.Error:  # a broken connection: the pool discards it
+                    pass
+
+    def _snapshot(self, opening: str) -> AbstractContextManager[Any]:
+        return self._read(opening)
 
     def bulk_load(
         self, generation: int, names: Sequence[str], thresholds: Sequence[int],

@@ -75,6 +75,17 @@ class SqlReadModelStore(ReadModelStore):
     @abstractmethod
     def _create_tracking_table(self) -> None: ...
 
+    def _snapshot(self, opening: str) -> AbstractContextManager[Any]:
+        """A read-only snapshot transaction whose first query is `opening` (no parameters):
+        the cursor, holding that query's rows. PostgreSQL sends both in one round trip."""
+        return self._opened(opening)
+
+    @contextmanager
+    def _opened(self, opening: str) -> Iterator[Any]:
+        with self._read() as cur:
+            self._execute(cur, opening)
+            yield cur
+
     def _sql(self, text: str) -> str:
         return text
 
@@ -384,12 +395,16 @@ class SqlReadModelStore(ReadModelStore):
 
     @contextmanager
     def reading(self, generation: int | None = None) -> Iterator[Reader]:
-        with self._read() as cur:
-            if generation is None:
-                generation = self._current(cur)
-                if generation is None:
-                    raise GenerationChanged("no current generation of the read models")
-            yield SqlReader(self, cur, generation)
+        if generation is not None:
+            with self._read() as cur:
+                yield SqlReader(self, cur, generation)
+            return
+        # The snapshot begins and finds the current generation in one round trip.
+        with self._snapshot(f"SELECT generation FROM {self._q(GENERATIONS)} WHERE state = 'current'") as cur:
+            row = cur.fetchone()
+            if row is None:
+                raise GenerationChanged("no current generation of the read models")
+            yield SqlReader(self, cur, int(row[0]))
 
 
 class SqlReader(Reader):
