@@ -532,9 +532,13 @@ class HourLedger(Application[UUID]):
             first.setdefault(recording.domain_event.originator_id, recording.notification.id)
         return Saved(first)
 
-    def _guard(self, call: Callable[[], T], reraise: tuple[type[Exception], ...] = ()) -> T:
+    def refuse_if_store_down(self) -> None:
+        """503 at once while the store watch (`watch_store`) sees the database down."""
         if self._store_watch is not None and self._store_watch.down:
             raise UnavailableError("the store is unavailable: the database does not answer")
+
+    def _guard(self, call: Callable[[], T], reraise: tuple[type[Exception], ...] = ()) -> T:
+        self.refuse_if_store_down()
         try:
             return call()
         except reraise:

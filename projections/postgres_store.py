@@ -1,7 +1,8 @@
 """PostgreSQL dialect of the read-model store: the events' schema (POSTGRES_SCHEMA) and the
 ledger's connection pool, bulk writes with `unnest` (one statement per table per batch),
-snapshot reads (REPEATABLE READ, begun by one statement), and LISTEN on the channel
-eventsourcing's `PostgresApplicationRecorder` NOTIFYs in every transaction that inserts events."""
+snapshot reads (REPEATABLE READ, begun by one statement), single-statement reads (autocommit: a
+statement sees a snapshot of its own), and LISTEN on the channel eventsourcing's
+`PostgresApplicationRecorder` NOTIFYs in every transaction that inserts events."""
 
 from __future__ import annotations
 
@@ -111,6 +112,12 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
 
     def _snapshot(self, opening: str) -> AbstractContextManager[Any]:
         return self._read(opening)
+
+    @contextmanager
+    def _statement(self) -> Iterator[Any]:
+        # Autocommit: one statement is its own transaction, and sees one snapshot.
+        with self.datastore.get_connection() as conn:
+            yield conn.cursor(row_factory=tuple_row)
 
     def bulk_load(
         self, generation: int, names: Sequence[str], thresholds: Sequence[int],

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -44,9 +44,9 @@ from projections.dims import (
     to_us,
 )
 from projections.runner import DEFAULT_BATCH_SIZE, Runner
-from projections.schema import BAL_VOLUNTEER, CUMULATIVE_MEASURES, DAY_MEASURES, ST_ORG, ST_POINT
+from projections.schema import BAL_VOLUNTEER, CUMULATIVE_MEASURES, DAY_MEASURES, ST_ORG, ST_POINT, Table
 from projections.stats import ACTIVE, BENEFICIARY, StatsProjection
-from projections.store import GenerationChanged, Grouping, Reader, ReadModelStore, Spot
+from projections.store import GenerationChanged, Glance, Grouping, Reader, ReadModelStore, Spot
 
 log = logging.getLogger("projections")
 
@@ -311,10 +311,19 @@ class ReadModels:
     def _read(self, question: Callable[[Reader], Any]) -> Any:
         """Asks in one snapshot of the current generation; again if a rebuild switched
         generations meanwhile (the old tables may be gone by then)."""
+
+        def ask() -> Any:
+            with self.store.reading() as reader:
+                return question(reader)
+
+        return self._again_if_moved(ask)
+
+    def _again_if_moved(self, read: Callable[[], Any]) -> Any:
+        """`read()`; again if a rebuild switched generations under it."""
+        self.ledger.refuse_if_store_down()
         for attempt in range(3):
             try:
-                with self.store.reading() as reader:
-                    return question(reader)
+                return read()
             except (GenerationChanged, PersistenceError, sqlite3.Error) as error:
                 text = str(error)
                 moved = isinstance(error, GenerationChanged) or "no such table" in text or "does not exist" in text
@@ -323,19 +332,63 @@ class ReadModels:
                 raise UnavailableError(f"the read models are unavailable: {type(error).__name__}") from error
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def balance(self, volunteer_id: UUID, as_of: datetime | None = None) -> dict[str, Any] | None:
+    def caught_up_glance(
+        self, table: Table, key: tuple[Any, ...], names: Sequence[str], min_position: int | None, wait: float
+    ) -> Glance:
+        """A row of a read model, read once `names` have processed `min_position` (else, after
+        up to `wait` seconds, UnavailableError), or without it the head of the log as this read
+        finds it (else, after up to `wait` seconds, what they hold then): a client sees every
+        write that finished before its read unless the follower is far behind.
+
+        One statement when the read models are up to date (the row, the head and the
+        position come from one snapshot); only a follower behind makes it wait and read again."""
+
+        def read() -> Glance:
+            return self.store.glance(table, key, names)
+
+        glance: Glance = self._again_if_moved(read)
+        target = glance.head if min_position is None else min_position
+        if glance.position < target:
+            self.wait_for(target, wait)
+            glance = self._again_if_moved(read)
+        if min_position is not None and glance.position < min_position:
+            raise UnavailableError(
+                f"the read models are at position {glance.position}, behind {min_position}; try again"
+            )
+        return glance
+
+    def balance(
+        self,
+        volunteer_id: UUID,
+        as_of: datetime | None = None,
+        *,
+        min_position: int | None = None,
+        wait: float | None = None,
+    ) -> dict[str, Any] | None:
+        """Both books of a volunteer (None: the read models do not know them). With `wait`
+        (seconds), once the balances have caught up with `min_position` or the log's head:
+        see `caught_up_glance`."""
         as_of = aware("as_of", as_of)
         vid = str(volunteer_id)
+
+        def now(row: dict[str, Any]) -> dict[str, Any]:
+            return balance_document(
+                row["earned"], row["redeemed"], row["timebank_opened_us"] is not None,
+                row["timebank_balance"], self.thresholds, rfc3339(self.ledger.clock()),
+            )
+
+        if wait is not None:
+            found = self.caught_up_glance(BAL_VOLUNTEER, (vid,), [BalancesProjection.name], min_position, wait)
+            if as_of is None:
+                return None if found.row is None else now(found.row)
+            # As of a moment: the statement entries, read below now that the balances are there.
 
         def question(r: Reader) -> dict[str, Any] | None:
             row = r.row(BAL_VOLUNTEER, (vid,))
             if row is None:
                 return None
             if as_of is None:
-                return balance_document(
-                    row["earned"], row["redeemed"], row["timebank_opened_us"] is not None,
-                    row["timebank_balance"], self.thresholds, rfc3339(self.ledger.clock()),
-                )
+                return now(row)
             us = to_us(as_of)
             service = r.entry_at_or_before(vid, SERVICE, us)
             timebank = r.entry_at_or_before(vid, "timebank", us)

@@ -33,6 +33,7 @@ from projections.schema import (
 from projections.store import (
     Changes,
     GenerationChanged,
+    Glance,
     Grouping,
     PositionConflict,
     Reader,
@@ -85,6 +86,11 @@ class SqlReadModelStore(ReadModelStore):
         with self._read() as cur:
             self._execute(cur, opening)
             yield cur
+
+    def _statement(self) -> AbstractContextManager[Any]:
+        """A cursor for one statement, which sees one snapshot by itself (PostgreSQL: no
+        transaction of ours around it)."""
+        return self._read()
 
     def _sql(self, text: str) -> str:
         return text
@@ -393,6 +399,8 @@ class SqlReadModelStore(ReadModelStore):
 
     # Reading -----------------------------------------------------------------------------
 
+    _known_current: int | None = None  # the current generation when last seen: `glance`
+
     @contextmanager
     def reading(self, generation: int | None = None) -> Iterator[Reader]:
         if generation is not None:
@@ -405,6 +413,49 @@ class SqlReadModelStore(ReadModelStore):
             if row is None:
                 raise GenerationChanged("no current generation of the read models")
             yield SqlReader(self, cur, int(row[0]))
+
+    def glance(self, table: Table, key: tuple[Any, ...], names: Sequence[str]) -> Glance:
+        """One row by its key, in one statement (a snapshot by itself) that also reads the
+        head of the log and how far `names` have read it.
+
+        The current generation is remembered between calls; the statement checks it is still
+        current. When it is not (a rebuild switched generations) or its tables are gone, this
+        forgets it and raises, and the caller asks again."""
+        generation = self._known_current
+        if generation is None:
+            with self._statement() as cur:
+                generation = self._current(cur)
+            if generation is None:
+                raise GenerationChanged("no current generation of the read models")
+        cols = table.column_names
+        match = " AND ".join(f"r.{c} = ?" for c in table.key)
+        marks = ", ".join("?" for _ in names)
+        text = (
+            f"SELECT g.state, ({self._head_query()}), "
+            f"(SELECT MIN(notification_id) FROM {self._tracking_table()} WHERE application_name IN ({marks})), "
+            f"{', '.join('r.' + c for c in cols)} "
+            f"FROM {self._q(GENERATIONS)} AS g "
+            f"LEFT JOIN {self._q(physical(generation, table))} AS r ON {match} "
+            "WHERE g.generation = ?"
+        )
+        params = [*(tracking_name(n, generation) for n in names), *key, generation]
+        try:
+            with self._statement() as cur:
+                self._execute(cur, text, params)
+                found = cur.fetchone()
+        except Exception:
+            self._known_current = None
+            raise
+        if found is None or found[0] != "current":
+            self._known_current = None
+            raise GenerationChanged(f"generation {generation} is no longer current")
+        self._known_current = generation
+        values = found[3:]
+        present = values[cols.index(table.key[0])] is not None
+        return Glance(
+            generation, int(found[1] or 0), int(found[2] or 0),
+            dict(zip(cols, values, strict=True)) if present else None,
+        )
 
 
 class SqlReader(Reader):

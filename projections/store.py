@@ -95,6 +95,17 @@ class Grouping:
     length: int = 0
 
 
+@dataclass(frozen=True)
+class Glance:
+    """A row (None: no such row) and, as of the same snapshot, the log's head and the lowest
+    position of the projections asked about: the row reflects every event up to `position`."""
+
+    generation: int
+    head: int
+    position: int
+    row: dict[str, Any] | None
+
+
 class Reader(ABC):
     """Questions the read models ask, inside one consistent read of the current generation."""
 
@@ -222,6 +233,12 @@ class ReadModelStore(ABC):
     @abstractmethod
     def reading(self, generation: int | None = None) -> AbstractContextManager[Reader]:
         """A consistent read of a generation (the current one by default)."""
+
+    @abstractmethod
+    def glance(self, table: Table, key: tuple[Any, ...], names: Sequence[str]) -> Glance:
+        """One row of the current generation by its key, read in one snapshot with the head
+        of the log and the position of the projections `names`. Raises GenerationChanged (or
+        the database's "no such table") when the generation moved: ask again."""
 
     def close(self) -> None:  # noqa: B027 - optional
         pass

@@ -74,8 +74,12 @@ def get_balance(
     if actor.role is not Role.EXCHANGE_POINT:
         require_reader(actor, region_code, f"volunteer {volunteer_id}")
     moment_ = moment("as_of", as_of, end_of_day=True)
-    caught_up(read_models, ledger, min_position)
-    return from_read_models(ledger, read_models, volunteer_id, lambda: read_models.balance(volunteer_id, moment_))
+    # The balance waits for min_position, or the head, itself: in the common case the head,
+    # the read models' position and the row come back from one statement (`caught_up_glance`).
+    return from_read_models(
+        ledger, read_models, volunteer_id,
+        lambda: read_models.balance(volunteer_id, moment_, min_position=min_position, wait=WAIT_SECONDS),
+    )
 
 
 @router.get("/volunteers/{volunteer_id}/statement", response_model=StatementOut, responses=problems(404))
