@@ -155,3 +155,30 @@ def test_the_api_answers_a_balance_across_a_rebuild(store_env: dict[str, str]) -
             assert api.balance(vid) == before
     finally:
         ledger.close()
+
+
+def test_the_api_answers_404_for_what_is_not_a_volunteer_whoever_asks(store_env: dict[str, str]) -> None:
+    """Unscoped keys read the balance without looking the volunteer's region up first: what is
+    not a volunteer is still a 404 (before a bad as_of's 422), for every kind of key."""
+    ledger = HourLedger(env=store_env)
+    try:
+        api = Api(ledger)
+        with api.client:
+            org = api.admin.post("/v1/organizations", {"name": "org", "region_code": "320830"}).json()["id"]
+            point = api.admin.post("/v1/exchange-points", {"name": "point", "region_code": "320830"}).json()["id"]
+            vid = api.admin.post("/v1/volunteers", {"name": "王芳", "region_code": "320830"}).json()["id"]
+            keys = [
+                api.admin,
+                api.key("auditor"),
+                api.key("operator", region_code="3208"),
+                api.key("exchange_point", exchange_point_id=point),
+            ]
+            for key in keys:
+                for unknown in (str(uuid4()), org, point):
+                    for params in ({}, {"as_of": "not a moment"}):
+                        response = key.get(f"/v1/volunteers/{unknown}/balance", params=params)
+                        assert (response.status_code, response.json()["code"]) == (404, "not_found"), params
+                assert key.get(f"/v1/volunteers/{vid}/balance").status_code == 200
+                assert key.get(f"/v1/volunteers/{vid}/balance", params={"as_of": "x"}).status_code == 422
+    finally:
+        ledger.close()

@@ -70,9 +70,13 @@ def get_balance(
     ] = None,
     min_position: MinPosition = None,
 ) -> Any:
-    region_code = ledger.volunteer_region(volunteer_id)
-    if actor.role is not Role.EXCHANGE_POINT:
-        require_reader(actor, region_code, f"volunteer {volunteer_id}")
+    # Every role reads balances: only a region-scoped key needs the volunteer's region first.
+    # Other keys learn that a volunteer is unknown (404) from the read itself, which falls back
+    # on the ledger; with as_of, that 404 comes before as_of's 422, as always.
+    if actor.region_prefix or as_of is not None:
+        region_code = ledger.volunteer_region(volunteer_id)
+        if actor.role is not Role.EXCHANGE_POINT:
+            require_reader(actor, region_code, f"volunteer {volunteer_id}")
     moment_ = moment("as_of", as_of, end_of_day=True)
     # The balance waits for min_position, or the head, itself: in the common case the head,
     # the read models' position and the row come back from one statement (`caught_up_glance`).
