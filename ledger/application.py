@@ -48,8 +48,8 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 30
 MAX_NAME = 200
 # How long a process trusts a key it has authenticated without asking the store again. A key
-# revoked through this process stops working at once; revoked through another (`serve
-# --workers N`, or the command line), within this many seconds.
+# revoked through this process stops working at once; revoked through another (the other
+# workers of `serve --workers N`), within this many seconds.
 KEY_CACHE_SECONDS = 1.0
 
 
