@@ -13,7 +13,7 @@ from rich.console import Console
 from ledger.actors import SYSTEM, Role
 from projections.cli import app as projections_app
 from ledger.application import HourLedger
-from ledger.config import ConfigurationError, LedgerSettings
+from ledger.config import KEY_CACHE_ENV, ConfigurationError, LedgerSettings
 from ledger.errors import LedgerError
 from ledger.persistence import (
     DatabaseUrlError,
@@ -70,6 +70,9 @@ def serve(
     # The tables exist now. Workers starting together must not all create them again:
     # eventsourcing's PostgreSQL set-up is not safe to run concurrently.
     os.environ["CREATE_TABLE"] = "n"
+    if workers > 1:
+        # A key revoked through one worker must be refused by the others at once (SPEC).
+        os.environ.setdefault(KEY_CACHE_ENV, "0")
     follower = None
     if projections and workers > 1:
         # One follower for all workers, in this supervising process: followers in every

@@ -12,6 +12,7 @@ import pytest
 from ledger.actors import SYSTEM, Role
 from ledger.api_key import SECRET_PREFIX, key_id_of
 from ledger.application import KEY_CACHE_SECONDS, HourLedger
+from ledger.config import KEY_CACHE_ENV, ConfigurationError, LedgerSettings
 from ledger.errors import UnauthorizedError
 
 
@@ -77,3 +78,34 @@ def test_without_a_cache_every_authentication_asks_the_store(ledger: HourLedger,
             other.authenticate(secret)
     finally:
         other.close()
+
+
+def test_with_no_trust_window_a_key_revoked_in_another_process_is_refused_at_once(
+    ledger: HourLedger, store_env: dict[str, str]
+) -> None:
+    """What `serve --workers N` runs with (HOUR_LEDGER_KEY_CACHE_SECONDS=0): SPEC's
+    "effective at once" across processes."""
+    other = HourLedger(env=store_env, settings=LedgerSettings.from_env({KEY_CACHE_ENV: "0"}))
+    try:
+        key, secret = ledger.issue_api_key(SYSTEM, Role.OPERATOR, "operator")
+        assert other.authenticate(secret).key_id == key.id
+        assert other.remembered_actor(secret) is None
+
+        ledger.revoke_api_key(SYSTEM, key.id)
+
+        with pytest.raises(UnauthorizedError):
+            other.authenticate(secret)
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", 0.0), ("2.5", 2.5), (" 1 ", 1.0)])
+def test_the_trust_window_is_a_setting(text: str, seconds: float) -> None:
+    assert LedgerSettings.from_env({KEY_CACHE_ENV: text}).key_cache_seconds == seconds
+    assert LedgerSettings.from_env({}).key_cache_seconds == KEY_CACHE_SECONDS
+
+
+@pytest.mark.parametrize("text", ["soon", "-1", "61", "nan"])
+def test_a_trust_window_the_ledger_cannot_use_is_refused(text: str) -> None:
+    with pytest.raises(ConfigurationError, match=KEY_CACHE_ENV):
+        LedgerSettings.from_env({KEY_CACHE_ENV: text})
