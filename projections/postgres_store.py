@@ -154,6 +154,37 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         cur.execute(text, self._arrays(distinct, len(columns)))
         return [tuple(r) for r in cur.fetchall()]
 
+    def _select_nearest(
+        self, cur: Any, generation: int, table: Table, columns: Sequence[str],
+        values: Sequence[tuple[Any, ...]], select: Sequence[str],
+    ) -> list[tuple[Any, ...]]:
+        """One statement: per key, three descents of the primary key's index, written as
+        keyset steps (the first row at or after the key, the first after it, the last before
+        it, comparing whole keys), which only the primary key's index can answer: the planner
+        must not pick another index (st_pair's by scope and day) on the tables of a rebuild,
+        which have no statistics yet. Planned afresh every time, never from a generic plan
+        made when the tables were nearly empty."""
+        if not values:
+            return []
+        name = self._q(physical(generation, table))
+        *lead, _ = columns
+        cols = ", ".join("t." + c for c in select)
+        key = "(" + ", ".join(f"t.{c}" for c in columns) + ")"
+        wanted = "(" + ", ".join(f'k.{c} COLLATE "C"' if table.kind(c) == "text" else f"k.{c}" for c in columns) + ")"
+
+        def step(op: str, order: str) -> str:
+            by = ", ".join(f"t.{c} {order}" for c in columns)
+            return f"(SELECT {cols} FROM {name} AS t WHERE {key} {op} {wanted} ORDER BY {by} LIMIT 1)"
+
+        same = " AND ".join(f"n.{c} = k.{c}" for c in lead)
+        text = (
+            f"SELECT DISTINCT n.* FROM {self._unnest(table, columns)} AS k({', '.join(columns)}) "
+            f"CROSS JOIN LATERAL ({step('>=', 'ASC')} UNION ALL {step('>', 'ASC')} "
+            f"UNION ALL {step('<', 'DESC')}) AS n WHERE {same}"
+        )
+        cur.execute(text, self._arrays(sorted(set(values)), len(columns)), prepare=False)
+        return [tuple(r) for r in cur.fetchall()]
+
     # Notifications ------------------------------------------------------------------------
 
     def listen(self, wake: threading.Event, stopping: threading.Event) -> None:
