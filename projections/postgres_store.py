@@ -158,12 +158,13 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         self, cur: Any, generation: int, table: Table, columns: Sequence[str],
         values: Sequence[tuple[Any, ...]], select: Sequence[str],
     ) -> list[tuple[Any, ...]]:
-        """One statement: per key, three descents of the primary key's index, written as
-        keyset steps (the first row at or after the key, the first after it, the last before
-        it, comparing whole keys), which only the primary key's index can answer: the planner
-        must not pick another index (st_pair's by scope and day) on the tables of a rebuild,
-        which have no statistics yet. Planned afresh every time, never from a generic plan
-        made when the tables were nearly empty."""
+        """One statement, two descents of the primary key's index per key: the first two rows
+        at or after it (its own and the next, or the next two: one more than needed), and the
+        last row before it. Written as keyset steps over whole keys, which only the primary
+        key's index answers: the planner must not pick st_pair's index by scope and day for
+        the tables of a rebuild, which have no statistics yet. Planned afresh every time
+        (never a generic plan made when the tables were nearly empty); the keys go as binary
+        arrays (thousands of them per batch: the text ones cost more than the lookups)."""
         if not values:
             return []
         name = self._q(physical(generation, table))
@@ -171,19 +172,19 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         cols = ", ".join("t." + c for c in select)
         key = "(" + ", ".join(f"t.{c}" for c in columns) + ")"
         wanted = "(" + ", ".join(f'k.{c} COLLATE "C"' if table.kind(c) == "text" else f"k.{c}" for c in columns) + ")"
+        keys = ", ".join(f"%b::{self._array_type(table, c)}" for c in columns)
 
-        def step(op: str, order: str) -> str:
+        def step(op: str, order: str, limit: int) -> str:
             by = ", ".join(f"t.{c} {order}" for c in columns)
-            return f"(SELECT {cols} FROM {name} AS t WHERE {key} {op} {wanted} ORDER BY {by} LIMIT 1)"
+            return f"(SELECT {cols} FROM {name} AS t WHERE {key} {op} {wanted} ORDER BY {by} LIMIT {limit})"
 
         same = " AND ".join(f"n.{c} = k.{c}" for c in lead)
         text = (
-            f"SELECT DISTINCT n.* FROM {self._unnest(table, columns)} AS k({', '.join(columns)}) "
-            f"CROSS JOIN LATERAL ({step('>=', 'ASC')} UNION ALL {step('>', 'ASC')} "
-            f"UNION ALL {step('<', 'DESC')}) AS n WHERE {same}"
+            f"SELECT n.* FROM unnest({keys}) AS k({', '.join(columns)}) "
+            f"CROSS JOIN LATERAL ({step('>=', 'ASC', 2)} UNION ALL {step('<', 'DESC', 1)}) AS n WHERE {same}"
         )
         cur.execute(text, self._arrays(sorted(set(values)), len(columns)), prepare=False)
-        return [tuple(r) for r in cur.fetchall()]
+        return list(dict.fromkeys(tuple(r) for r in cur.fetchall()))  # a row can be near two keys
 
     # Notifications ------------------------------------------------------------------------
 

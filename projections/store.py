@@ -201,8 +201,10 @@ class ReadModelStore(ABC):
 
         With `nearest`, `columns` are the table's key, and for each value: the row with that
         key, and the rows just before and just after it in key order among the rows that
-        share all but its last column (each row once: what changes when a key is inserted
-        into or removed from a sorted run, without reading the whole run)."""
+        share all but its last column, its run (what can change when a key is inserted into
+        or removed from a sorted run, found without reading the whole run). Each row once, at
+        most three rows of its run per value: a dialect may answer the second row after a
+        value that has no row of its own (PostgreSQL does)."""
 
     @abstractmethod
     def read_log(
