@@ -100,9 +100,9 @@ def stretches(
     change can only change its own day and the previous day of the next day after it. Within
     each run of overlapping stretches the days are chained anew, starting from the first
     one's stored previous day; beyond them nothing changes."""
-    days = sorted(known)
+    days, changed = sorted(known), sorted(deltas)
     runs: list[list[int | None]] = []  # [low, high]: None, no stored day below / above
-    for day in sorted(deltas):
+    for day in changed:
         i = bisect_left(days, day)
         j = bisect_right(days, day)
         low, high = (days[i - 1] if i else None), (days[j] if j < len(days) else None)
@@ -114,20 +114,23 @@ def stretches(
     old: dict[int, tuple[int, int]] = {}
     new: dict[int, tuple[int, int]] = {}
     for low, high in runs:
-        inside = {
-            day: row for day, row in known.items()
-            if (low is None or day >= low) and (high is None or day <= high)
-        }
-        old.update(inside)
-        counts = {day: n for day, (n, _) in inside.items()}
-        for day, delta in deltas.items():
-            if (low is None or day > low) and (high is None or day < high):
-                counts[day] = counts.get(day, 0) + delta
+        inside = _between(days, low, high, closed=True)
+        old.update((day, known[day]) for day in inside)
+        counts = {day: known[day][0] for day in inside}
+        for day in _between(changed, low, high, closed=False):
+            counts[day] = counts.get(day, 0) + deltas[day]
         prev = NO_DAY if low is None else known[low][1]
         for day in sorted(day for day, n in counts.items() if n > 0):
             new[day] = (counts[day], prev)
             prev = day
     return old, new
+
+
+def _between(days: list[int], low: int | None, high: int | None, closed: bool) -> list[int]:
+    """The sorted `days` from `low` to `high` (None: no bound), with them if `closed`."""
+    start = 0 if low is None else (bisect_left if closed else bisect_right)(days, low)
+    end = len(days) if high is None else (bisect_right if closed else bisect_left)(days, high)
+    return days[start:end]
 
 
 class StatsProjection:
