@@ -23,6 +23,7 @@ from projections import ReadModels
 from projections.dims import CST, NO_DAY
 from projections.schema import ST_PAIR
 from projections.stats import stretches
+from projections.store import Changes
 
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=timezone.utc)
 START = datetime(2025, 1, 1, 9, 0, tzinfo=CST)
@@ -78,6 +79,40 @@ def app(store_env: dict[str, str]) -> Iterator[HourLedger]:
         yield ledger
     finally:
         ledger.close()
+
+
+def test_the_store_finds_the_rows_nearest_a_key_within_its_run(app: HourLedger) -> None:
+    """fetch(nearest=True): a key's row and the rows just before and after it among the rows
+    sharing all but its last column; never a row of a neighbouring run."""
+    models = ReadModels(app)
+    store = models.store
+    generation = store.setup(models.names)  # the current generation
+    runs = {("a", "s1", ""): [3, 5, 9], ("a", "s1", "x"): [1], ("a", "s2", ""): [4], ("a", "s0", ""): [7]}
+    changes = Changes()
+    for (measure, subject, scope), days in runs.items():
+        for day in days:
+            changes.put(ST_PAIR, {"measure": measure, "subject": subject, "scope": scope, "day": day,
+                                  "n": 1, "prev_day": 0, "region": ""})
+    store.commit(generation, "current", "stats", 0, 0, changes)
+
+    def found(keys: list[tuple[str, str, str, int]]) -> list[tuple[str, str, str, int]]:
+        rows = store.fetch(generation, ST_PAIR, ST_PAIR.key, keys, nearest=True)
+        return [tuple(r[c] for c in ST_PAIR.key) for r in rows]
+
+    asked = [("a", "s1", "", day) for day in range(0, 11)] + [("a", "s1", "x", 1), ("a", "s3", "", 5)]
+    for key in asked:
+        days = runs.get(key[:3], [])
+        below, above = [d for d in days if d < key[3]], [d for d in days if d > key[3]]
+        least = set(below[-1:] + above[:1] + [d for d in days if d == key[3]])
+        most = least | set(above[:2] if key[3] not in days else [])
+        rows = found([key])
+        assert len(rows) == len(set(rows))
+        assert all(row[:3] == key[:3] for row in rows), key
+        assert least <= {row[3] for row in rows} <= most, key
+    together = found(asked)
+    assert len(together) == len(set(together))
+    assert {row[:3] for row in together} == {("a", "s1", ""), ("a", "s1", "x")}
+    assert {row[3] for row in together if row[:3] == ("a", "s1", "")} == {3, 5, 9}
 
 
 def count_pairs_fetched(models: ReadModels, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
