@@ -200,6 +200,38 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         cur.execute(text, self._arrays(distinct, len(columns)))
         return [tuple(r) for r in cur.fetchall()]
 
+    def _select_nearest(
+        self, cur: Any, generation: int, table: Table, columns: Sequence[str],
+        values: Sequence[tuple[Any, ...]], select: Sequence[str],
+    ) -> list[tuple[Any, ...]]:
+        """One statement, two descents of the primary key's index per key: the first two rows
+        at or after it (its own and the next, or the next two: one more than needed), and the
+        last row before it. Written as keyset steps over whole keys, which only the primary
+        key's index answers: the planner must not pick st_pair's index by scope and day for
+        the tables of a rebuild, which have no statistics yet. Planned afresh every time
+        (never a generic plan made when the tables were nearly empty); the keys go as binary
+        arrays (thousands of them per batch: the text ones cost more than the lookups)."""
+        if not values:
+            return []
+        name = self._q(physical(generation, table))
+        *lead, _ = columns
+        cols = ", ".join("t." + c for c in select)
+        key = "(" + ", ".join(f"t.{c}" for c in columns) + ")"
+        wanted = "(" + ", ".join(f'k.{c} COLLATE "C"' if table.kind(c) == "text" else f"k.{c}" for c in columns) + ")"
+        keys = ", ".join(f"%b::{self._array_type(table, c)}" for c in columns)
+
+        def step(op: str, order: str, limit: int) -> str:
+            by = ", ".join(f"t.{c} {order}" for c in columns)
+            return f"(SELECT {cols} FROM {name} AS t WHERE {key} {op} {wanted} ORDER BY {by} LIMIT {limit})"
+
+        same = " AND ".join(f"n.{c} = k.{c}" for c in lead)
+        text = (
+            f"SELECT n.* FROM unnest({keys}) AS k({', '.join(columns)}) "
+            f"CROSS JOIN LATERAL ({step('>=', 'ASC', 2)} UNION ALL {step('<', 'DESC', 1)}) AS n WHERE {same}"
+        )
+        cur.execute(text, self._arrays(sorted(set(values)), len(columns)), prepare=False)
+        return list(dict.fromkeys(tuple(r) for r in cur.fetchall()))  # a row can be near two keys
+
     # Notifications ------------------------------------------------------------------------
 
     def listen(self, wake: threading.Event, stopping: threading.Event) -> None:

@@ -355,17 +355,48 @@ class SqlReadModelStore(ReadModelStore):
 
     def fetch(
         self, generation: int, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]],
-        transaction: Any = None,
+        transaction: Any = None, nearest: bool = False,
     ) -> list[dict[str, Any]]:
         if not values:
             return []
         cols = table.column_names
+        if nearest and tuple(columns) != table.key:
+            raise ValueError(f"nearest rows are found by the key of {table.name}, not by {columns}")
+        select = self._select_nearest if nearest else self._select_in
         if transaction is not None:
-            rows = self._select_in(transaction, generation, table, columns, list(values), cols)
+            rows = select(transaction, generation, table, columns, list(values), cols)
         else:
             with self._read() as cur:
-                rows = self._select_in(cur, generation, table, columns, list(values), cols)
+                rows = select(cur, generation, table, columns, list(values), cols)
         return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def _select_nearest(
+        self, cur: Any, generation: int, table: Table, columns: Sequence[str],
+        values: Sequence[tuple[Any, ...]], select: Sequence[str],
+    ) -> list[tuple[Any, ...]]:
+        """`fetch(nearest=True)`: for each key, the keys just before and after it are each
+        one descent of the primary key's index (MAX/MIN under equal leading columns)."""
+        name = self._q(physical(generation, table))
+        *lead, last = columns
+        same = " AND ".join(f"u.{c} = k.{c}" for c in lead)
+        wanted = ", ".join(f"k.{c}" for c in lead)
+        match = " AND ".join(f"t.{c} = w.{c}" for c in columns)
+        row = "(" + ", ".join("?" for _ in columns) + ")"
+        out: dict[tuple[Any, ...], None] = {}  # each row once (a row can be found from two keys)
+        distinct = sorted(set(values))
+        for start in range(0, len(distinct), CHUNK):
+            chunk = distinct[start : start + CHUNK]
+            text = (
+                f"WITH k({', '.join(columns)}) AS (VALUES {', '.join(row for _ in chunk)}) "
+                f"SELECT {', '.join('t.' + c for c in select)} FROM ("
+                f"SELECT {wanted}, k.{last} AS {last} FROM k "
+                f"UNION SELECT {wanted}, (SELECT MAX(u.{last}) FROM {name} AS u WHERE {same} AND u.{last} < k.{last}) FROM k "
+                f"UNION SELECT {wanted}, (SELECT MIN(u.{last}) FROM {name} AS u WHERE {same} AND u.{last} > k.{last}) FROM k"
+                f") AS w JOIN {name} AS t ON {match}"
+            )
+            self._execute(cur, text, [x for v in chunk for x in v])
+            out.update(dict.fromkeys(tuple(r) for r in cur.fetchall()))
+        return list(out)
 
     # The events, read inside a transaction of ours ----------------------------------------
 

@@ -15,9 +15,10 @@ Rules (SPEC §3 "Statistics", decisions in docs/projections.md):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from eventsourcing.domain import DomainEventProtocol
 
@@ -61,7 +62,13 @@ MEASURE_INDEX = {m: i for i, m in enumerate(DAY_MEASURES)}
 ACTIVE = "a"  # volunteers with service (a service record or a time-bank deposit) on a day
 BENEFICIARY = "b"  # distinct beneficiary_id of deposits and withdrawals
 
-Fetch = Callable[[Any, Sequence[str], Sequence[tuple[Any, ...]]], list[dict[str, Any]]]
+
+class Fetch(Protocol):
+    """The store's `fetch` of the generation being written (`ReadModelStore.fetch`)."""
+
+    def __call__(
+        self, table: Any, columns: Sequence[str], values: Sequence[tuple[Any, ...]], *, nearest: bool = False
+    ) -> list[dict[str, Any]]: ...
 
 
 def org_group(org: str) -> str:
@@ -79,6 +86,51 @@ def transitions(records: list[dict[str, Any]], thresholds: Sequence[int]) -> lis
             out.append((record["recorded_day"], level, new))
             level = new
     return out
+
+
+def stretches(
+    known: dict[int, tuple[int, int]], deltas: dict[int, int]
+) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]]]:
+    """The stored pairs of one (measure, subject, scope) that `deltas` (changes in the number
+    of occurrences, by day) can change, as they are and as they become: {day: (n, prev_day)}.
+
+    `known` holds some stored pairs of the scope (day: (n, prev_day)), including, for every
+    changed day, the pair on it (if stored) and the nearest stored pairs before and after it.
+    So the stretch from the pair before a changed day to the pair after it is known whole; a
+    change can only change its own day and the previous day of the next day after it. Within
+    each run of overlapping stretches the days are chained anew, starting from the first
+    one's stored previous day; beyond them nothing changes."""
+    days, changed = sorted(known), sorted(deltas)
+    runs: list[list[int | None]] = []  # [low, high]: None, no stored day below / above
+    for day in changed:
+        i = bisect_left(days, day)
+        j = bisect_right(days, day)
+        low, high = (days[i - 1] if i else None), (days[j] if j < len(days) else None)
+        last = runs[-1] if runs else None
+        if last is not None and (low is None or last[1] is None or low <= last[1]):
+            last[1] = high
+        else:
+            runs.append([low, high])
+    old: dict[int, tuple[int, int]] = {}
+    new: dict[int, tuple[int, int]] = {}
+    for low, high in runs:
+        inside = _between(days, low, high, closed=True)
+        old.update((day, known[day]) for day in inside)
+        counts = {day: known[day][0] for day in inside}
+        for day in _between(changed, low, high, closed=False):
+            counts[day] = counts.get(day, 0) + deltas[day]
+        prev = NO_DAY if low is None else known[low][1]
+        for day in sorted(day for day, n in counts.items() if n > 0):
+            new[day] = (counts[day], prev)
+            prev = day
+    return old, new
+
+
+def _between(days: list[int], low: int | None, high: int | None, closed: bool) -> list[int]:
+    """The sorted `days` from `low` to `high` (None: no bound), with them if `closed`."""
+    start = 0 if low is None else (bisect_left if closed else bisect_right)(days, low)
+    end = len(days) if high is None else (bisect_right if closed else bisect_left)(days, high)
+    return days[start:end]
 
 
 class StatsProjection:
@@ -327,21 +379,22 @@ class _Batch:
         return [] if grp else [(int(lvl), anc)]
 
     def finish(self) -> Changes:
-        subjects = sorted(self.occurrences)
-        stored: dict[tuple[str, str], dict[str, dict[int, tuple[int, int]]]] = defaultdict(lambda: defaultdict(dict))
-        for row in self.fetch(ST_PAIR, ("measure", "subject"), subjects):
-            stored[(row["measure"], row["subject"])][row["scope"]][row["day"]] = (row["n"], row["prev_day"])
-        for measure, subject in subjects:
-            for scope, deltas in sorted(self.occurrences[(measure, subject)].items()):
-                if not any(deltas.values()):
-                    continue
-                old = stored[(measure, subject)][scope]
-                counts = {day: n for day, (n, _) in old.items()}
-                for day, delta in deltas.items():
-                    counts[day] = counts.get(day, 0) + delta
-                days = sorted(day for day, n in counts.items() if n > 0)
-                new = {day: (counts[day], days[i - 1] if i else NO_DAY) for i, day in enumerate(days)}
-                self.diff(measure, subject, scope, old, new)
+        # Only the stored pairs that can change are read: on each changed day, and the nearest
+        # stored day before and after it in its scope (the previous day of a new day, and the
+        # day whose previous day may change), whatever the length of the subject's history.
+        changed: dict[tuple[str, str, str], dict[int, int]] = {}
+        for (measure, subject), scopes in self.occurrences.items():
+            for scope, deltas in scopes.items():
+                days = {day: delta for day, delta in deltas.items() if delta}
+                if days:
+                    changed[(measure, subject, scope)] = days
+        keys = sorted((*pair, day) for pair, days in changed.items() for day in days)
+        stored: dict[tuple[str, str, str], dict[int, tuple[int, int]]] = defaultdict(dict)
+        for row in self.fetch(ST_PAIR, ST_PAIR.key, keys, nearest=True):
+            stored[(row["measure"], row["subject"], row["scope"])][row["day"]] = (row["n"], row["prev_day"])
+        for pair in sorted(changed):
+            old, new = stretches(stored[pair], changed[pair])
+            self.diff(*pair, old, new)
         for vid in sorted(self.dirty_volunteers):
             self.changes.put(ST_VOLUNTEER, self.volunteers[vid])
         return self.changes

@@ -215,9 +215,16 @@ class ReadModelStore(ABC):
     @abstractmethod
     def fetch(
         self, generation: int, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]],
-        transaction: Any = None,
+        transaction: Any = None, nearest: bool = False,
     ) -> list[dict[str, Any]]:
-        """Rows whose `columns` equal one of `values` (a key, a key prefix, or an index)."""
+        """Rows whose `columns` equal one of `values` (a key, a key prefix, or an index).
+
+        With `nearest`, `columns` are the table's key, and for each value: the row with that
+        key, and the rows just before and just after it in key order among the rows that
+        share all but its last column, its run (what can change when a key is inserted into
+        or removed from a sorted run, found without reading the whole run). Each row once, at
+        most three rows of its run per value: a dialect may answer the second row after a
+        value that has no row of its own (PostgreSQL does)."""
 
     @abstractmethod
     def read_log(
