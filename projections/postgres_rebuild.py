@@ -1,5 +1,5 @@
 """A rebuild's bulk load on PostgreSQL: every read-model table of a new generation computed
-from the event log by set-based SQL inside the database, in one snapshot and one transaction.
+from the event log by set-based SQL inside the database, a few steps at once (one per core).
 
 Why: the projections in Python (`balances.py`, `stats.py`) follow the log batch by batch,
 which a rebuild of a million events would pay for in Python per event (about 4,000 events/s).
@@ -8,9 +8,10 @@ sends statements, so the rebuild streams whatever the log's size (no event reach
 
 The rules are the projections' own, restated in SQL: the two must give identical tables,
 and the tests hold them to it (a follower's tables against a bulk rebuild's, on scenarios that
-exercise every rule). The load reaches the head of the log as its snapshot saw it and records
-that position for every projection in the same transaction; the Python projections carry on
-from there (the events recorded meanwhile, the final catch-up inside the generation switch).
+exercise every rule). The load reaches the head of the log as its first step read it (every id
+up to it is committed, so every later step sees the same events) and records that position for
+every projection in its last transaction; the Python projections carry on from there (the
+events recorded meanwhile, the final catch-up inside the generation switch).
 """
 
 from __future__ import annotations
@@ -64,11 +65,12 @@ STAGING = ("txn", "leg", "vol", "open", "bal_txn", "entry", "fact", "star", "key
 STAGING_NAME = re.compile(r"\brb_(" + "|".join(sorted(STAGING, key=len, reverse=True)) + r")\b")
 
 
-def staging_table(generation: int, name: str) -> str:
-    return f"rm{generation}_rb_{name}"
-
 Stage = Callable[[str], None]
 Progress = Callable[[int, int], None]
+
+
+def staging_table(generation: int, name: str) -> str:
+    return f"rm{generation}_rb_{name}"
 
 
 def _us(ts: str) -> str:
