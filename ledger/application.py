@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Persiste
 from ledger.actors import SYSTEM, Actor, Role
 from ledger.api_key import REGISTRY_ID, ApiKey, ApiKeyRegistry, hash_secret, key_id_of, new_secret
 from ledger.commands import Command
-from ledger.config import DEFAULT_KEY_CACHE_SECONDS, LedgerSettings
+from ledger.config import LedgerSettings
 from ledger.errors import (
     LedgerError,
     NotFoundError,
@@ -47,10 +47,6 @@ T = TypeVar("T")
 
 MAX_ATTEMPTS = 30
 MAX_NAME = 200
-# How long a process trusts a key it has authenticated without asking the store again
-# (LedgerSettings.key_cache_seconds, HOUR_LEDGER_KEY_CACHE_SECONDS). A key revoked through this
-# process stops working at once; revoked through another, within that many seconds.
-KEY_CACHE_SECONDS = DEFAULT_KEY_CACHE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -126,6 +122,8 @@ class HourLedger(Application[UUID]):
         self._saved_listeners: list[Callable[[int], None]] = []
         self._regions: LRUCache[UUID, str] = LRUCache(maxsize=100_000)
         self._store_watch: StoreWatch | None = None
+        # How long this process trusts a key it has authenticated without asking the store
+        # again: a key revoked through it stops working at once, through another within this.
         self.key_cache_seconds = self.settings.key_cache_seconds
         # Key id → (secret hash, actor, revocations seen, when checked): see `remembered_actor`.
         self._keys: dict[UUID, tuple[str, Actor, int, float]] = {}
