@@ -24,6 +24,7 @@ from ledger.api_key import REGISTRY_ID, ApiKey, ApiKeyRegistry, hash_secret, key
 from ledger.commands import Command
 from ledger.config import LedgerSettings
 from ledger.errors import (
+    ForbiddenError,
     LedgerError,
     NotFoundError,
     TimebankAlreadyOpenError,
@@ -47,6 +48,10 @@ T = TypeVar("T")
 
 MAX_ATTEMPTS = 30
 MAX_NAME = 200
+
+
+class PostedMeanwhile(Exception):
+    """A transaction id seen absent was stored by another writer while the use case ran."""
 
 
 @dataclass(frozen=True)
@@ -363,8 +368,13 @@ class HourLedger(Application[UUID]):
 
     def post(self, actor: Actor, command: Command) -> Posted:
         def post(uow: UnitOfWork) -> tuple[Transaction, bool]:
-            uow.seed_absent({command.id} - self._guard(lambda: stored_ids(self.recorder, [command.id])))
-            return Posting(uow, actor, self.settings, self.clock()).post(command)
+            absent = {command.id} - self._guard(lambda: stored_ids(self.recorder, [command.id]))
+            uow.seed_absent(absent)
+            try:
+                return Posting(uow, actor, self.settings, self.clock()).post(command)
+            except LedgerError as error:
+                self._retry_if_posted_meanwhile(error, absent)
+                raise
 
         (transaction, created), saved = self._run(post)
         return Posted(transaction, created, saved.first_of(transaction.id) or self.position_of(transaction.id))
@@ -385,13 +395,15 @@ class HourLedger(Application[UUID]):
         ids = [command.id for command in commands]
 
         def post_all(uow: UnitOfWork) -> list[tuple[Transaction, bool]] | tuple[int, LedgerError]:
-            uow.seed_absent(set(ids) - self._guard(lambda: stored_ids(self.recorder, ids)))
+            absent = set(ids) - self._guard(lambda: stored_ids(self.recorder, ids))
+            uow.seed_absent(absent)
             posting = Posting(uow, actor, self.settings, self.clock())
             done = []
             for index, command in enumerate(commands):
                 try:
                     done.append(posting.post(command))
                 except LedgerError as error:
+                    self._retry_if_posted_meanwhile(error, absent)
                     return index, error
             return done
 
@@ -401,6 +413,16 @@ class HourLedger(Application[UUID]):
             return [error if i == failed_index else NotApplied(failed_index) for i in range(len(commands))]
         # Each item's own position in the log (not the batch's last), as a replay of its id answers.
         return [Posted(t, created, saved.first_of(t.id) or self.position_of(t.id)) for t, created in outcome]
+
+    def _retry_if_posted_meanwhile(self, error: LedgerError, absent: set[UUID]) -> None:
+        """A rule failure may be caused by one of these very transactions, committed by a
+        racing retry after the ids were looked up (its service record now overlaps, its
+        minutes are spent). Then the use case runs again, sees the stored transaction and
+        answers it: a replay is never told that it conflicts with itself."""
+        if isinstance(error, (ForbiddenError, UnauthorizedError)) or not absent:
+            return
+        if self._guard(lambda: stored_ids(self.recorder, list(absent))):
+            raise PostedMeanwhile
 
     # Reading ---------------------------------------------------------------------------
 
@@ -513,7 +535,10 @@ class HourLedger(Application[UUID]):
         """
         for attempt in range(MAX_ATTEMPTS):
             uow = UnitOfWork(self._find)
-            result = work(uow)
+            try:
+                result = work(uow)
+            except PostedMeanwhile:
+                continue
             changed = uow.changed() if save_if(result) else []
             if not changed:
                 return result, Saved({})

@@ -18,7 +18,7 @@ import pytest
 from ledger.application import HourLedger, Posted
 from ledger.commands import Command
 from ledger.errors import InsufficientBalanceError, LedgerError, OutOfStockError, TimebankAlreadyOpenError
-from tests.builders import AppWorld, deposit, donation, item, redemption, service, withdrawal
+from tests.builders import AppWorld, deposit, donation, grant, item, redemption, reversal, service, transfer, withdrawal
 
 THREADS = 20
 
@@ -176,3 +176,76 @@ def test_twenty_registrations_with_one_client_chosen_id(apps, actor):
     assert sum(o.created for o in outcomes) == 1
     assert {o.aggregate.id for o in outcomes} == {chosen}
     assert len(apps[0].recorder.select_events(chosen)) == 1
+
+
+def _replay_race_scenarios() -> dict[str, Callable[[AppWorld], Command]]:
+    """For each transaction type, a command whose second application would break a rule:
+    a replay racing the first post must still answer the original, never that rule."""
+
+    def service_record(world: AppWorld) -> Command:
+        organization = world.organization()
+        return service(world.volunteer(organization), organization, 60)  # overlaps itself
+
+    def timebank_deposit(world: AppWorld) -> Command:
+        organization = world.organization()
+        volunteer = world.volunteer(organization, timebank_minutes=0)
+        return deposit(volunteer, organization, world.app.settings.timebank_cap_minutes)  # cap
+
+    def timebank_withdrawal(world: AppWorld) -> Command:
+        return withdrawal(world.volunteer(timebank_minutes=90), 90)  # balance
+
+    def timebank_transfer(world: AppWorld) -> Command:
+        return transfer(world.volunteer(timebank_minutes=90), world.volunteer(timebank_minutes=0), 90)
+
+    def timebank_donation(world: AppWorld) -> Command:
+        return donation(world.volunteer(timebank_minutes=90), 90)
+
+    def timebank_grant(world: AppWorld) -> Command:
+        world.post(donation(world.volunteer(timebank_minutes=90), 90))
+        return grant(world.volunteer(timebank_minutes=0), world.app.pool_balance_minutes())  # the pool
+
+    def redemption_(world: AppWorld) -> Command:
+        return redemption(world.point(tea=item(30, 1)), world.volunteer(earned_minutes=30), ("tea", 1))
+
+    def reversal_(world: AppWorld) -> Command:
+        organization = world.organization()
+        original = world.post(service(world.volunteer(organization), organization, 60))
+        return reversal(original.transaction)  # already reversed
+
+    return {
+        "service_record": service_record,
+        "timebank_deposit": timebank_deposit,
+        "timebank_withdrawal": timebank_withdrawal,
+        "timebank_transfer": timebank_transfer,
+        "timebank_donation": timebank_donation,
+        "timebank_grant": timebank_grant,
+        "redemption": redemption_,
+        "reversal": reversal_,
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(_replay_race_scenarios()))
+def test_twenty_replays_of_any_type_answer_the_original_never_a_rule(apps, actor, kind):
+    command = _replay_race_scenarios()[kind](AppWorld(apps[0], actor))
+
+    outcomes = race(apps, actor, [command] * THREADS)
+
+    posted, refused = split(outcomes)
+    assert refused == [], {type(e).__name__ for e in refused}
+    assert sum(p.created for p in posted) == 1
+    assert {p.transaction.id for p in posted} == {command.id}
+    assert len({p.position for p in posted}) == 1
+
+
+def test_twenty_atomic_batches_replaying_one_another_answer_the_originals(apps, actor):
+    world = AppWorld(apps[0], actor)
+    organization = world.organization()
+    volunteer = world.volunteer(organization, timebank_minutes=90)
+    batch = [service(volunteer, organization, 60), withdrawal(volunteer, 90)]
+
+    outcomes = race_calls(apps, lambda app, _: app.post_batch(actor, batch, atomic=True))
+
+    for results in outcomes:
+        assert all(isinstance(r, Posted) for r in results), results
+    assert sum(r.created for results in outcomes for r in results) == 2
+    assert world.timebank(volunteer) == 0
