@@ -28,6 +28,7 @@ from tests.api_client import (
     new_id,
     organization,
     redemption,
+    service_record,
     withdrawal,
 )
 from tests.conftest import PostgresSchema, require_postgres
@@ -135,3 +136,17 @@ def test_an_item_restocked_at_one_server_is_sold_at_the_other(two_servers: tuple
     assert api.admin.put(f"/v1/exchange-points/{w.point}/items/umbrella", item(30, 1)).status_code == 200
     assert_created(other.post("/v1/transactions", redemption(w.point, w.alice, ("umbrella", 1))))
     assert api.stock(w.point)["umbrella"] == 0
+
+
+def test_replays_of_one_service_record_at_two_servers_all_answer_the_original(
+    two_servers: tuple[Api, As, World],
+) -> None:
+    """Ten clients at each server retry one record at once: one 201, the rest 200 with it,
+    never 409 overlapping_service (the record overlapping itself)."""
+    api, other, w = two_servers
+    for _ in range(ROUNDS // 2):
+        body = service_record(w.carol, w.org, minutes=30)
+        answers = race(*[(lambda c=c: c.post("/v1/transactions", body)) for c in [api.admin, other] * 10])
+        assert sorted(r.status_code for r in answers) == [200] * 19 + [201], [r.text for r in answers]
+        assert len({r.json()["position"] for r in answers}) == 1
+    assert api.balance(w.carol)["service"]["earned_minutes"] == 30 * (ROUNDS // 2)
