@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 from uuid import UUID
 
 import typer
@@ -13,15 +13,9 @@ from rich.console import Console
 from ledger.actors import SYSTEM, Role
 from projections.cli import app as projections_app
 from ledger.application import HourLedger
-from ledger.config import KEY_CACHE_ENV, ConfigurationError, LedgerSettings
+from ledger.config import ConfigurationError, LedgerSettings
 from ledger.errors import LedgerError
-from ledger.persistence import (
-    DatabaseUrlError,
-    StoreUnreachableError,
-    check_reachable,
-    database_url,
-    persistence_env,
-)
+from ledger.persistence import DatabaseUrlError, StoreUnreachableError, check_reachable, persistence_env
 
 app = typer.Typer(help="Hour Ledger: volunteer service hours and time banks.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -31,17 +25,30 @@ app.add_typer(projections_app, name="projections")
 err = Console(stderr=True)
 
 
-def open_ledger(**settings: str) -> HourLedger:
-    """The ledger on HOUR_LEDGER_DATABASE_URL (with eventsourcing `settings` on top), or one
-    clear line and exit code 2."""
+def fail(problem: object) -> NoReturn:
+    """One line naming the problem on stderr, and exit code 2 ("could not run")."""
+    err.print(f"[red]hour-ledger:[/red] {problem}", highlight=False, soft_wrap=True, markup=True)
+    raise typer.Exit(2)
+
+
+def load_settings() -> LedgerSettings:
+    """The process's settings, read once; a bad one is one line and exit code 2."""
     try:
-        env = persistence_env(database_url())
-        LedgerSettings.from_env()
+        return LedgerSettings.from_env()
+    except ConfigurationError as error:
+        fail(error)
+
+
+def open_ledger(settings: LedgerSettings | None = None, **eventsourcing: str) -> HourLedger:
+    """The ledger on the settings' store (with eventsourcing's `eventsourcing` options on
+    top), or one clear line and exit code 2."""
+    settings = settings or load_settings()
+    try:
+        env = persistence_env(settings.database_url)
         check_reachable(env)
-        return HourLedger(env={**os.environ, **env, **settings})
-    except (DatabaseUrlError, ConfigurationError, StoreUnreachableError) as error:
-        err.print(f"[red]hour-ledger:[/red] {error}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        return HourLedger(env={**env, **eventsourcing}, settings=settings)
+    except (DatabaseUrlError, StoreUnreachableError) as error:
+        fail(error)
 
 
 @app.command()
@@ -56,35 +63,36 @@ def serve(
     """Serve the HTTP API. With no keys yet, creates an admin key and prints it once."""
     import uvicorn
 
-    from api.server import PROJECTIONS_ENV
-
-    ledger = open_ledger()
+    settings = load_settings()
+    if workers > 1:
+        # A key revoked through one worker must be refused by the others at once (SPEC).
+        settings = settings.with_(key_cache_seconds=0.0)
+    # One follower for all workers, in this supervising process: followers in every worker
+    # would only contend for the same tracking rows.
+    follow_here = projections and workers > 1
+    settings = settings.with_(projections="in-process" if projections and not follow_here else "off")
+    ledger = open_ledger(settings)
     secret = ledger.bootstrap_admin_key()
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     out = Console()
-    out.print(f"Hour Ledger on {database_url()}", highlight=False)
+    out.print(f"Hour Ledger on {settings.database_url}", highlight=False)
     out.print(f"  API      {base}/v1\n  docs     {base}/docs\n  health   {base}/healthz", highlight=False)
     if secret:
         out.print("First admin key (shown once; keep it):", highlight=False)
         print(secret, flush=True)
-    # The tables exist now. Workers starting together must not all create them again:
-    # eventsourcing's PostgreSQL set-up is not safe to run concurrently.
-    os.environ["CREATE_TABLE"] = "n"
-    if workers > 1:
-        # A key revoked through one worker must be refused by the others at once (SPEC).
-        os.environ.setdefault(KEY_CACHE_ENV, "0")
+    # uvicorn's workers are new processes that build the app from the environment: these
+    # settings are handed to them there, whole. The tables exist now, and workers starting
+    # together must not all create them again (eventsourcing's PostgreSQL set-up is not safe
+    # to run concurrently).
+    os.environ.update({**settings.to_env(), "CREATE_TABLE": "n"})
     follower = None
-    if projections and workers > 1:
-        # One follower for all workers, in this supervising process: followers in every
-        # worker would only contend for the same tracking rows.
+    if follow_here:
         from projections import ReadModels
 
         follower = ReadModels(ledger)
         follower.start()
-        os.environ[PROJECTIONS_ENV] = "off"
     else:
         ledger.close()
-        os.environ[PROJECTIONS_ENV] = "in-process" if projections else "off"
     try:
         uvicorn.run("api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
     finally:
@@ -121,20 +129,40 @@ def demo(
     """Load a reproducible synthetic Jiangsu data set (Huai'an and Changzhou)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ledger.demo import load_demo
+    from ledger.demo import DemoAlreadyLoadedError, load_demo
 
     # The loader is the only writer while it runs, so aggregates may stay in memory between batches.
-    ledger = open_ledger(AGGREGATE_CACHE_MAXSIZE="1000000", AGGREGATE_CACHE_FASTFORWARD="n")
+    ledger = open_ledger(None, AGGREGATE_CACHE_MAXSIZE="1000000", AGGREGATE_CACHE_FASTFORWARD="n")
+    out = Console()
     columns = (TextColumn("demo"), BarColumn(), MofNCompleteColumn(), TextColumn("transactions"), TimeRemainingColumn())
-    with Progress(*columns) as bar:
-        task = bar.add_task("demo", total=None)
-        report = load_demo(ledger, scale=scale, seed=seed, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    Console().print(
-        f"{report.organizations} organisations, {report.volunteers} volunteers, {report.exchange_points} exchange points, "
-        f"{report.transactions} transactions ({report.refused} refused by the rules); log head {ledger.head_position()}",
+    try:
+        with Progress(*columns) as bar:
+            task = bar.add_task("demo", total=None)
+            report = load_demo(ledger, scale=scale, seed=seed, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except DemoAlreadyLoadedError:
+        out.print(
+            f"The demo data set of seed {seed} is already loaded: nothing was written.\n"
+            f"To add another, separate data set: hour-ledger demo --seed {seed + 1}",
+            highlight=False,
+        )
+        return
+    finally:
+        ledger.close()
+    out.print(
+        f"Loaded {report.organizations} organisations, {report.volunteers} volunteers, "
+        f"{report.exchange_points} exchange points, {report.transactions} transactions "
+        f"({report.refused} refused by the rules).\nVolunteers to start with:",
         highlight=False,
     )
-    ledger.close()
+    for person_id, name, region in report.samples:
+        out.print(f"  {person_id}  {name}  ({region})", highlight=False)
+    out.print(
+        "Look at them through `hour-ledger serve` (/docs, /v1/volunteers/{id}) with the admin key it printed\n"
+        "on its first start, or with a key of your own:\n"
+        "  hour-ledger api-keys create --role operator --name 淮安市文明办 --region 3208",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

@@ -1,19 +1,16 @@
-"""The service as uvicorn runs it: the ledger and its read models built from the environment."""
+"""The service as uvicorn runs it: the ledger and its read models built from the settings
+that `hour-ledger serve` handed over in the environment."""
 
 from __future__ import annotations
-
-import os
 
 from fastapi import FastAPI
 
 from api.app import create_app
 from ledger.application import HourLedger
-
-# Set by `hour-ledger serve --no-projections` (or when a separate follower process runs them).
-PROJECTIONS_ENV = "HOUR_LEDGER_PROJECTIONS"
+from ledger.config import LedgerSettings
 
 
 def app_from_env() -> FastAPI:
-    ledger = HourLedger()
-    follow = os.environ.get(PROJECTIONS_ENV, "in-process") == "in-process"
-    return create_app(ledger, follow_projections=follow)
+    settings = LedgerSettings.from_env()
+    ledger = HourLedger(settings=settings)
+    return create_app(ledger, follow_projections=settings.projections == "in-process")

@@ -35,7 +35,7 @@ from ledger.errors import (
 )
 from ledger.exchange_point import ExchangePoint
 from ledger.organization import Organization
-from ledger.persistence import StoreWatch, database_url, event_position, persistence_env, stored_ids
+from ledger.persistence import StoreWatch, event_position, persistence_env, stored_ids
 from ledger.pool import POOL_ID, CommunityPool
 from ledger.posting import Posting, regions_involved
 from ledger.regions import check_region_code
@@ -116,13 +116,18 @@ class HourLedger(Application[UUID]):
         settings: LedgerSettings | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """`settings` default to those of `env`, or of the process environment when there is
+        no `env`; `env` also carries eventsourcing's own settings (by default, the store that
+        `settings.database_url` names)."""
+        if settings is None:
+            settings = LedgerSettings.from_env(env)
         if env is None or "PERSISTENCE_MODULE" not in env:
-            env = {**persistence_env(database_url(env)), **(env or {})}
+            env = {**persistence_env(settings.database_url), **(env or {})}
         # Aggregates stay in memory between commands; each use fast-forwards them from the
         # store (one query for the newer events), so other processes' writes are always seen.
         env = {"AGGREGATE_CACHE_MAXSIZE": "10000", **env}
         super().__init__(env=env)
-        self.settings = settings or LedgerSettings.from_env(env)
+        self.settings = settings
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._saved_listeners: list[Callable[[int], None]] = []
         self._regions: LRUCache[UUID, str] = LRUCache(maxsize=100_000)

@@ -1,19 +1,39 @@
-"""Ledger rules that deployments configure: the time-bank cap, star thresholds, the ID salt,
-and how long a process may trust an API key it has authenticated."""
+"""Every `HOUR_LEDGER_*` setting, read once and validated in one place: the store's URL, the
+ledger's rules that deployments configure (time-bank cap, star thresholds, the ID salt), how
+long a process trusts an API key, the audit log's origin and signing key, the counter's
+reversal window, the local time zone, and the bulk rebuild's memory.
+
+Each entry point (`serve` and its workers, every command, the follower) builds one
+`LedgerSettings` with `from_env()` and passes it on; nothing else reads the environment.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ledger.persistence import DEFAULT_DATABASE_URL, DatabaseUrlError, persistence_env
 from ledger.stars import NATIONAL_THRESHOLDS_MINUTES
 
 DEFAULT_TIMEBANK_CAP_MINUTES = 90_000  # 1,500 hours
 # A key revoked through another process is refused within this bound (through this one: at
 # once). `serve --workers N` sets 0: SPEC's "effective at once" then holds across workers.
 DEFAULT_KEY_CACHE_SECONDS = 1.0
+DEFAULT_LOG_ORIGIN = "hour-ledger.local/ledger"
+DEFAULT_SIGNING_KEY_FILE = "hour-ledger.signing-key"
+DEVELOPMENT_SALT = "hour-ledger-development-salt"
 KEY_CACHE_ENV = "HOUR_LEDGER_KEY_CACHE_SECONDS"
+PREFIX = "HOUR_LEDGER_"
+
+# Where each setting comes from: the field's name in upper case behind the prefix, except these.
+_ENV_NAMES = {"star_thresholds_minutes": "HOUR_LEDGER_STAR_THRESHOLDS_HOURS"}
+_WORK_MEM = re.compile(r"^[1-9][0-9]{0,6}(kB|MB|GB)$")
+# A C2SP origin: a schema-less URL, printable ASCII without spaces or '+' (it is also the key name).
+_ORIGIN = re.compile(r"^[!-*,-~]{1,200}$")
 
 
 class ConfigurationError(Exception):
@@ -22,43 +42,70 @@ class ConfigurationError(Exception):
 
 @dataclass(frozen=True)
 class LedgerSettings:
+    database_url: str = DEFAULT_DATABASE_URL
     timebank_cap_minutes: int = DEFAULT_TIMEBANK_CAP_MINUTES
     star_thresholds_minutes: tuple[int, ...] = NATIONAL_THRESHOLDS_MINUTES
     # National ID numbers are never stored: only HMAC-SHA256(salt, number).
-    id_number_salt: str = field(default="hour-ledger-development-salt", repr=False)
+    id_number_salt: str = field(default=DEVELOPMENT_SALT, repr=False)
     key_cache_seconds: float = DEFAULT_KEY_CACHE_SECONDS
+    # PostgreSQL `work_mem` of each step of a bulk rebuild (two steps at once on two cores).
+    rebuild_work_mem: str = "1GB"
+    timezone: str = "Asia/Shanghai"
+    log_origin: str = DEFAULT_LOG_ORIGIN
+    signing_key_file: str = DEFAULT_SIGNING_KEY_FILE
+    checkpoint_seconds: float = 60.0
+    counter_reversal_hours: float = 24.0
+    # How `serve` hands the follower's place to its workers: "in-process" or "off".
+    projections: str = "in-process"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LedgerSettings:
+        """The settings of `environ` (the process environment by default); a value that
+        cannot be used raises ConfigurationError naming the variable."""
         env = os.environ if environ is None else environ
-        settings = cls()
-        cap = env.get("HOUR_LEDGER_TIMEBANK_CAP_MINUTES")
-        if cap:
-            settings = replace(
-                settings,
-                timebank_cap_minutes=_positive_int("HOUR_LEDGER_TIMEBANK_CAP_MINUTES", cap),
-            )
-        thresholds = env.get("HOUR_LEDGER_STAR_THRESHOLDS_HOURS")
-        if thresholds:
-            name = "HOUR_LEDGER_STAR_THRESHOLDS_HOURS"
-            hours = [_positive_int(name, h) for h in thresholds.split(",")]
-            if len(hours) != 5 or hours != sorted(set(hours)):
-                raise ConfigurationError(
-                    f"{name} must be five increasing numbers of hours, e.g. 100,300,600,1000,1500"
-                )
-            settings = replace(settings, star_thresholds_minutes=tuple(h * 60 for h in hours))
-        seconds = env.get(KEY_CACHE_ENV)
-        if seconds:
-            settings = replace(settings, key_cache_seconds=_seconds(KEY_CACHE_ENV, seconds))
-        salt = env.get("HOUR_LEDGER_ID_NUMBER_SALT")
-        if salt:
-            settings = replace(settings, id_number_salt=salt)
+        found: dict[str, object] = {}
+        for setting in fields(cls):
+            name = env_name(setting.name)
+            text = env.get(name)
+            if text is None or not text.strip():
+                continue
+            found[setting.name] = _PARSERS[setting.name](name, text.strip())
+        settings = cls(**found)  # type: ignore[arg-type]
+        try:
+            persistence_env(settings.database_url)
+        except DatabaseUrlError as error:
+            raise ConfigurationError(str(error)) from None
         return settings
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that give these settings again: what `serve` hands its workers."""
+        env = {}
+        for setting in fields(self):
+            value = getattr(self, setting.name)
+            if setting.name == "star_thresholds_minutes":
+                value = ",".join(str(m // 60) for m in value)
+            env[env_name(setting.name)] = str(value)
+        return env
+
+    def with_(self, **changes: object) -> LedgerSettings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def signing_key_path(self) -> Path:
+        return Path(self.signing_key_file)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def env_name(setting: str) -> str:
+    return _ENV_NAMES.get(setting, PREFIX + setting.upper())
 
 
 def _positive_int(name: str, text: str) -> int:
     try:
-        value = int(text.strip())
+        value = int(text)
     except ValueError:
         raise ConfigurationError(f"{name} must be a whole number, not {text!r}") from None
     if value <= 0:
@@ -66,11 +113,67 @@ def _positive_int(name: str, text: str) -> int:
     return value
 
 
-def _seconds(name: str, text: str) -> float:
+def _number(low: float, high: float, unit: str):  # type: ignore[no-untyped-def]
+    def parse(name: str, text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number of {unit}, not {text!r}") from None
+        if not low <= value <= high:
+            raise ConfigurationError(f"{name} must be from {low:g} to {high:g} {unit}, not {text}")
+        return value
+
+    return parse
+
+
+def _thresholds(name: str, text: str) -> tuple[int, ...]:
+    hours = [_positive_int(name, h.strip()) for h in text.split(",")]
+    if len(hours) != 5 or hours != sorted(set(hours)):
+        raise ConfigurationError(f"{name} must be five increasing numbers of hours, e.g. 100,300,600,1000,1500")
+    return tuple(h * 60 for h in hours)
+
+
+def _work_mem(name: str, text: str) -> str:
+    if not _WORK_MEM.match(text):
+        raise ConfigurationError(f"{name} must be a size such as 512MB or 1GB, not {text!r}")
+    return text
+
+
+def _timezone(name: str, text: str) -> str:
     try:
-        value = float(text.strip())
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number of seconds, not {text!r}") from None
-    if not 0 <= value <= 60:
-        raise ConfigurationError(f"{name} must be from 0 to 60 seconds, not {text.strip()}")
-    return value
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"{name} must be an IANA time zone such as Asia/Shanghai, not {text!r}") from None
+    return text
+
+
+def _origin(name: str, text: str) -> str:
+    if not _ORIGIN.match(text):
+        raise ConfigurationError(f"{name} must be printable ASCII without spaces or '+', not {text!r}")
+    return text
+
+
+def _projections(name: str, text: str) -> str:
+    if text not in ("in-process", "off"):
+        raise ConfigurationError(f"{name} must be in-process or off, not {text!r}")
+    return text
+
+
+def _text(name: str, text: str) -> str:
+    return text
+
+
+_PARSERS = {
+    "database_url": _text,
+    "timebank_cap_minutes": _positive_int,
+    "star_thresholds_minutes": _thresholds,
+    "id_number_salt": _text,
+    "key_cache_seconds": _number(0, 60, "seconds"),
+    "rebuild_work_mem": _work_mem,
+    "timezone": _timezone,
+    "log_origin": _origin,
+    "signing_key_file": _text,
+    "checkpoint_seconds": _number(1, 86_400, "seconds"),
+    "counter_reversal_hours": _number(0, 720, "hours"),
+    "projections": _projections,
+}

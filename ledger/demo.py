@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -49,6 +49,17 @@ class DemoReport:
     exchange_points: int = 0
     transactions: int = 0
     refused: int = 0
+    # A few (id, name, region) to start looking from.
+    samples: list[tuple[UUID, str, str]] = field(default_factory=list)
+
+
+class DemoAlreadyLoadedError(Exception):
+    """The data set of this seed is in the store already: loading it again would reset the
+    stock its redemptions took (and its accounts exist), so nothing is loaded."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(f"the demo data set of seed {seed} is already loaded")
+        self.seed = seed
 
 
 def demo_id(seed: int, *parts: object) -> UUID:
@@ -61,7 +72,11 @@ def load_demo(
     seed: int = 2021,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoReport:
-    """Loads `scale` × 100 volunteers with about a year of history each (~12,000 events per scale)."""
+    """Loads `scale` × 100 volunteers with about a year of history each (~12,000 events per
+    scale). A seed whose data set is already in the store raises DemoAlreadyLoadedError before
+    anything is written; another seed adds a separate data set beside it."""
+    if is_loaded(ledger, seed):
+        raise DemoAlreadyLoadedError(seed)
     rng = random.Random(seed)
     report = DemoReport()
     orgs: dict[str, list[UUID]] = {}
@@ -91,6 +106,8 @@ def load_demo(
         )
         people.append((person_id, county))
         report.volunteers += 1
+        if len(report.samples) < 3:
+            report.samples.append((person_id, name, region))
 
     holders = [person_id for person_id, _ in people if rng.random() < 0.3]
     for person_id in holders:
@@ -104,6 +121,13 @@ def load_demo(
         if progress:
             progress(min(start + BATCH, total), total)
     return report
+
+
+def is_loaded(ledger: HourLedger, seed: int) -> bool:
+    """Whether any of this seed's data set was written: its first organisation is the first
+    thing a load writes, under an id that only the seed decides."""
+    first_county = next(iter(COUNTIES))
+    return ledger.position_of(demo_id(seed, "org", first_county, 0)) is not None
 
 
 def _post(ledger: HourLedger, commands: list[Command]) -> list[object]:

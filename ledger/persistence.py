@@ -4,7 +4,7 @@ so that no other module holds SQL)."""
 
 from __future__ import annotations
 
-import os
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -16,15 +16,15 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 DEFAULT_DATABASE_URL = "sqlite:///hour-ledger.sqlite3"
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# The pool's and connections' limits a PostgreSQL URL may set: eventsourcing retries a
+# statement ten times, each waiting up to connect_timeout for a connection, so it is short
+# (an outage is a prompt 503, not a hang).
+_QUERY_DEFAULTS = {"connect_timeout": "2", "pool_size": "10", "max_overflow": "20", "lock_timeout": "10"}
 
 
 class DatabaseUrlError(Exception):
     """HOUR_LEDGER_DATABASE_URL cannot be used; the message says why, in one line."""
-
-
-def database_url(environ: Mapping[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
-    return env.get("HOUR_LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 def persistence_env(url: str) -> dict[str, str]:
@@ -56,7 +56,17 @@ def persistence_env(url: str) -> dict[str, str]:
                 f"HOUR_LEDGER_DATABASE_URL {url!r}: a PostgreSQL URL is "
                 "postgresql://user@host:5432/dbname"
             )
-        query = parse_qs(parts.query)
+        query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+        unknown = sorted(set(query) - set(_QUERY_DEFAULTS) - {"schema"})
+        if unknown:
+            raise DatabaseUrlError(
+                f"HOUR_LEDGER_DATABASE_URL: unknown parameter {unknown[0]!r} "
+                f"(known: schema, {', '.join(_QUERY_DEFAULTS)})"
+            )
+        numbers = {name: query.get(name, default) for name, default in _QUERY_DEFAULTS.items()}
+        for name, text in numbers.items():
+            if not text.isdigit() or not 0 < int(text) <= 100_000:
+                raise DatabaseUrlError(f"HOUR_LEDGER_DATABASE_URL: {name} must be a positive whole number, not {text!r}")
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": dbname,
@@ -66,14 +76,20 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             # eventsourcing retries a statement ten times, each waiting up to this long for
             # a connection: keep it short so that an outage is a prompt 503, not a hang.
-            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["2"])[0],
-            "POSTGRES_POOL_SIZE": query.get("pool_size", ["10"])[0],
-            "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["20"])[0],
+            "POSTGRES_CONNECT_TIMEOUT": numbers["connect_timeout"],
+            "POSTGRES_POOL_SIZE": numbers["pool_size"],
+            "POSTGRES_MAX_OVERFLOW": numbers["max_overflow"],
             # Fail a request rather than hang when the pool is exhausted or a lock is held.
-            "POSTGRES_LOCK_TIMEOUT": query.get("lock_timeout", ["10"])[0],
+            "POSTGRES_LOCK_TIMEOUT": numbers["lock_timeout"],
         }
         if "schema" in query:
-            env["POSTGRES_SCHEMA"] = query["schema"][0]
+            # eventsourcing writes the schema into its SQL unquoted: only a plain identifier.
+            if not _SCHEMA.match(query["schema"]):
+                raise DatabaseUrlError(
+                    f"HOUR_LEDGER_DATABASE_URL: schema {query['schema']!r} must be lower-case letters, "
+                    "digits and _ (at most 63, not starting with a digit)"
+                )
+            env["POSTGRES_SCHEMA"] = query["schema"]
         return env
     raise DatabaseUrlError(
         f"HOUR_LEDGER_DATABASE_URL {url!r}: use sqlite:///file.sqlite3 or "

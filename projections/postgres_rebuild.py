@@ -59,8 +59,6 @@ CHUNK = 50_000
 
 # Staging text sorts and groups by bytes, as the read models' own columns do (not by locale: slow).
 TEXT = 'text COLLATE "C"'
-# Per step and sort or hash (up to twice that for a hash): the steps are a few, run once.
-WORK_MEM = os.environ.get("HOUR_LEDGER_REBUILD_WORK_MEM", "1GB")
 STAGING = ("txn", "leg", "vol", "open", "bal_txn", "entry", "fact", "star", "key", "contrib")
 STAGING_NAME = re.compile(r"\brb_(" + "|".join(sorted(STAGING, key=len, reverse=True)) + r")\b")
 
@@ -139,13 +137,17 @@ class PostgresRebuild:
     the generation if the rebuild dies half-way (`drop_generation`)."""
 
     def __init__(
-        self, store: Any, generation: int, names: Sequence[str], thresholds: Sequence[int], workers: int = 0
+        self, store: Any, generation: int, names: Sequence[str], thresholds: Sequence[int], workers: int = 0,
+        work_mem: str = "1GB",
     ) -> None:
         self.store = store
         self.generation = generation
         self.names = list(names)
         self.thresholds = tuple(thresholds)
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        # Per step and sort or hash (up to twice that for a hash): the steps are a few, run
+        # once. Validated by LedgerSettings (a size such as 1GB), so safe to write into SET.
+        self.work_mem = work_mem
 
     def t(self, table: Table) -> str:
         return self.store._q(physical(self.generation, table))
@@ -162,8 +164,8 @@ class PostgresRebuild:
             # Sorts and hashes of millions of rows stay in memory (spilled, an aggregate takes
             # several times as long); the tables are recomputable, so a crash losing the last
             # commits only means running it again.
-            cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-            cur.execute(f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'")
+            cur.execute(f"SET LOCAL work_mem = '{self.work_mem}'")
+            cur.execute(f"SET LOCAL maintenance_work_mem = '{self.work_mem}'")
             cur.execute("SET LOCAL synchronous_commit = off")
             yield cur
 

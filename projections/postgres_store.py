@@ -122,10 +122,11 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
     def bulk_load(
         self, generation: int, names: Sequence[str], thresholds: Sequence[int],
         progress: Callable[[int, int], None] | None = None, stage: Callable[[str], None] | None = None,
+        work_mem: str = "1GB",
     ) -> int | None:
         from projections.postgres_rebuild import PostgresRebuild
 
-        return PostgresRebuild(self, generation, names, thresholds).run(progress, stage)
+        return PostgresRebuild(self, generation, names, thresholds, work_mem=work_mem).run(progress, stage)
 
     def _drop_generation(self, cur: Any, generation: int, names: Sequence[str]) -> None:
         from projections.postgres_rebuild import STAGING, staging_table

@@ -650,7 +650,10 @@ class ReadModels:
         size = batch_size or max(self.batch_size, self.store.rebuild_batch_size)
         try:
             if bulk:
-                self.store.bulk_load(generation, self.names, self.thresholds, progress, stage)
+                self.store.bulk_load(
+                    generation, self.names, self.thresholds, progress, stage,
+                    work_mem=self.ledger.settings.rebuild_work_mem,
+                )
             runner = Runner(self.ledger, self.store, self.projections, generation, "building", batch_size=size)
             say("reading the log")
             runner.run(progress)

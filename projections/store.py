@@ -190,6 +190,7 @@ class ReadModelStore(ABC):
     def bulk_load(
         self, generation: int, names: Sequence[str], thresholds: Sequence[int],
         progress: Callable[[int, int], None] | None = None, stage: Callable[[str], None] | None = None,
+        work_mem: str = "1GB",
     ) -> int | None:
         """Fills a new 'building' generation from the events in bulk, up to some position it
         records for every projection and answers; None where the store has no bulk path (the

@@ -50,14 +50,14 @@ def free_port() -> int:
 class Server:
     """`hour-ledger serve` in a process of its own; its stdout read line by line."""
 
-    def __init__(self, url: str, cwd: Path) -> None:
+    def __init__(self, url: str, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = (cwd / f"server-{self.port}.log").open("wb")
         self.process = subprocess.Popen(
-            [*hour_ledger(), "serve", "--port", str(self.port)],
+            [*hour_ledger(), "serve", "--port", str(self.port), *args],
             cwd=cwd,
-            env={**os.environ, "HOUR_LEDGER_DATABASE_URL": url},
+            env={**os.environ, **(env or {}), "HOUR_LEDGER_DATABASE_URL": url},
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
@@ -237,6 +237,8 @@ def test_api_keys_create_prints_the_secret_last(tmp_path: Path) -> None:
 
 KEYS = ["api-keys", "create", "--role", "admin", "--name", "x"]
 SERVE = ["serve", "--port", "1"]
+DEMO = ["demo"]
+PROJECTIONS = ["projections", "status"]
 CLOSED = "postgresql://postgres@127.0.0.1:{closed}/postgres?connect_timeout=2"
 
 
@@ -249,9 +251,14 @@ CLOSED = "postgresql://postgres@127.0.0.1:{closed}/postgres?connect_timeout=2"
         (KEYS, CLOSED),
         (SERVE, "mysql://root@localhost/ledger"),
         (SERVE, CLOSED),
+        (KEYS, "postgresql://postgres@127.0.0.1:5432/postgres?schema=Bad-Name"),
+        (SERVE, "postgresql://postgres@127.0.0.1:5432/postgres?schema=Bad-Name"),
+        (DEMO, "postgresql://postgres@127.0.0.1:5432/postgres?schema=Bad-Name"),
+        (PROJECTIONS, "postgresql://postgres@127.0.0.1:5432/postgres?schema=Bad-Name"),
     ],
     ids=["keys-unknown scheme", "keys-sqlite without a path", "keys-port not a number", "keys-nothing listening",
-         "serve-unknown scheme", "serve-nothing listening"],
+         "serve-unknown scheme", "serve-nothing listening", "keys-bad schema", "serve-bad schema",
+         "demo-bad schema", "projections-bad schema"],
 )
 def test_a_bad_or_unreachable_database_is_one_line_and_exit_2(tmp_path: Path, url: str, command: list[str]) -> None:
     done = run_cli(*command, url=url.format(closed=free_port()), cwd=tmp_path)

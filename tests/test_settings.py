@@ -6,7 +6,7 @@ import pytest
 
 from ledger.config import DEFAULT_TIMEBANK_CAP_MINUTES, ConfigurationError, LedgerSettings
 from ledger.errors import ValidationError
-from ledger.persistence import DEFAULT_DATABASE_URL, DatabaseUrlError, database_url, persistence_env
+from ledger.persistence import DEFAULT_DATABASE_URL, DatabaseUrlError, persistence_env
 from ledger.regions import ancestors, check_region_code, is_region_code, is_within, level_of
 from ledger.stars import NATIONAL_THRESHOLDS_MINUTES
 
@@ -82,6 +82,15 @@ def test_settings_come_from_the_environment():
         ("HOUR_LEDGER_STAR_THRESHOLDS_HOURS", "1500,1000,600,300,100"),
         ("HOUR_LEDGER_STAR_THRESHOLDS_HOURS", "100,300,six hundred,1000,1500"),
         ("HOUR_LEDGER_STAR_THRESHOLDS_HOURS", "0,300,600,1000,1500"),
+        ("HOUR_LEDGER_REBUILD_WORK_MEM", "1GB'; DROP TABLE x; --"),
+        ("HOUR_LEDGER_REBUILD_WORK_MEM", "lots"),
+        ("HOUR_LEDGER_TIMEZONE", "Mars/Olympus_Mons"),
+        ("HOUR_LEDGER_LOG_ORIGIN", "has space"),
+        ("HOUR_LEDGER_LOG_ORIGIN", "a+b"),
+        ("HOUR_LEDGER_CHECKPOINT_SECONDS", "0"),
+        ("HOUR_LEDGER_COUNTER_REVERSAL_HOURS", "-1"),
+        ("HOUR_LEDGER_KEY_CACHE_SECONDS", "soon"),
+        ("HOUR_LEDGER_DATABASE_URL", "postgresql://h/db?schema=Bad-Name"),
     ],
 )
 def test_a_setting_the_ledger_cannot_use_is_a_configuration_error_naming_it(name, value):
@@ -94,8 +103,9 @@ def test_a_setting_the_ledger_cannot_use_is_a_configuration_error_naming_it(name
 
 
 def test_the_default_store_is_an_embedded_sqlite_file():
-    assert database_url({}) == DEFAULT_DATABASE_URL == "sqlite:///hour-ledger.sqlite3"
-    assert database_url({"HOUR_LEDGER_DATABASE_URL": "postgresql://h/db"}) == "postgresql://h/db"
+    assert LedgerSettings.from_env({}).database_url == DEFAULT_DATABASE_URL == "sqlite:///hour-ledger.sqlite3"
+    chosen = LedgerSettings.from_env({"HOUR_LEDGER_DATABASE_URL": "postgresql://h/db"})
+    assert chosen.database_url == "postgresql://h/db"
     assert persistence_env(DEFAULT_DATABASE_URL) == {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": "hour-ledger.sqlite3",
@@ -147,3 +157,41 @@ def test_a_malformed_database_url_is_refused_in_one_line(url):
     message = str(refused.value)
     assert "HOUR_LEDGER_DATABASE_URL" in message
     assert "\n" not in message
+
+
+def test_every_setting_survives_the_hand_over_to_worker_processes():
+    settings = LedgerSettings.from_env(
+        {
+            "HOUR_LEDGER_DATABASE_URL": "postgresql://h/db?schema=jiangsu",
+            "HOUR_LEDGER_TIMEBANK_CAP_MINUTES": "600",
+            "HOUR_LEDGER_STAR_THRESHOLDS_HOURS": "1,2,3,4,5",
+            "HOUR_LEDGER_ID_NUMBER_SALT": "pepper",
+            "HOUR_LEDGER_KEY_CACHE_SECONDS": "0",
+            "HOUR_LEDGER_REBUILD_WORK_MEM": "256MB",
+            "HOUR_LEDGER_TIMEZONE": "UTC",
+            "HOUR_LEDGER_LOG_ORIGIN": "ledger.example/huaian",
+            "HOUR_LEDGER_SIGNING_KEY_FILE": "/etc/hour-ledger/key",
+            "HOUR_LEDGER_CHECKPOINT_SECONDS": "5",
+            "HOUR_LEDGER_COUNTER_REVERSAL_HOURS": "2",
+            "HOUR_LEDGER_PROJECTIONS": "off",
+        }
+    )
+    assert LedgerSettings.from_env(settings.to_env()) == settings
+    assert settings != LedgerSettings()
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("postgresql://h/db?schema=Bad-Name", "schema"),
+        ("postgresql://h/db?schema=x;drop", "schema"),
+        ("postgresql://h/db?schema=1st", "schema"),
+        ("postgresql://h/db?pool_size=many", "pool_size"),
+        ("postgresql://h/db?connect_timeout=0", "connect_timeout"),
+        ("postgresql://h/db?colour=blue", "colour"),
+    ],
+)
+def test_a_bad_postgresql_url_parameter_is_named_in_one_line(url, named):
+    with pytest.raises(DatabaseUrlError) as refused:
+        persistence_env(url)
+    assert named in str(refused.value) and "\n" not in str(refused.value)
