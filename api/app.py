@@ -11,10 +11,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.problems import problem, problem_response
-from api.routes import keys, reading, statistics, things, transactions
+from api.routes import audit as audit_routes
+from api.routes import certificates, keys, reading, statistics, things, transactions
 from api.schemas import Health
 from ledger.application import HourLedger
 from projections import ReadModels
+from projections.audit.log import AuditLog
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a batch of 1,000 transactions is well under 1 MiB
 
@@ -76,16 +78,19 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
     up to date in a background thread while it serves."""
 
     read_models = ReadModels(ledger)
+    audit = AuditLog(ledger)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ledger.watch_store()
         if follow_projections:
             read_models.start()
+            audit.start(sign_every=ledger.settings.checkpoint_seconds)
         try:
             yield
         finally:
             read_models.stop()
+            audit.stop()
 
     app = FastAPI(
         title="Hour Ledger",
@@ -96,13 +101,14 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
     )
     app.state.ledger = ledger
     app.state.read_models = read_models
+    app.state.audit = audit
     problems.install(app)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Any:
         return {"status": "ok"}
 
-    for module in (things, transactions, reading, statistics, keys):
+    for module in (things, transactions, reading, statistics, keys, audit_routes, certificates):
         app.include_router(module.router)
     app.add_middleware(BodyLimit)
     return app

@@ -11,16 +11,19 @@ import typer
 from rich.console import Console
 
 from ledger.actors import SYSTEM, Role
+from projections.audit.cli import app as audit_app
 from projections.cli import app as projections_app
 from ledger.application import HourLedger
+from ledger.application import open_ledger as open_store
 from ledger.config import ConfigurationError, LedgerSettings
 from ledger.errors import LedgerError
-from ledger.persistence import DatabaseUrlError, StoreUnreachableError, check_reachable, persistence_env
+from ledger.persistence import DatabaseUrlError, StoreUnreachableError
 
 app = typer.Typer(help="Hour Ledger: volunteer service hours and time banks.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(projections_app, name="projections")
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 
@@ -42,11 +45,8 @@ def load_settings() -> LedgerSettings:
 def open_ledger(settings: LedgerSettings | None = None, **eventsourcing: str) -> HourLedger:
     """The ledger on the settings' store (with eventsourcing's `eventsourcing` options on
     top), or one clear line and exit code 2."""
-    settings = settings or load_settings()
     try:
-        env = persistence_env(settings.database_url)
-        check_reachable(env)
-        return HourLedger(env={**env, **eventsourcing}, settings=settings)
+        return open_store(settings or load_settings(), **eventsourcing)
     except (DatabaseUrlError, StoreUnreachableError) as error:
         fail(error)
 

@@ -3,7 +3,7 @@ values are refused here with a 422 naming the field, before the ledger sees anyt
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
@@ -70,8 +70,10 @@ class ApiKeyIn(Body):
 
 
 class CertificateIn(Body):
-    period_from: Timestamp | None = None
-    period_to: Timestamp | None = None
+    """The period a certificate covers, as local days (by default: from the first record to today)."""
+
+    period_from: date | None = None
+    period_to: date | None = None
 
 
 # Transactions ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -21,6 +21,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Persiste
 
 from ledger.actors import SYSTEM, Actor, Role
 from ledger.api_key import REGISTRY_ID, ApiKey, ApiKeyRegistry, hash_secret, key_id_of, new_secret
+from ledger.certificate import Certificate, certificate_id, new_certificate_code
 from ledger.commands import Command
 from ledger.config import LedgerSettings
 from ledger.errors import (
@@ -35,14 +36,14 @@ from ledger.errors import (
 )
 from ledger.exchange_point import ExchangePoint
 from ledger.organization import Organization
-from ledger.persistence import StoreWatch, event_position, persistence_env, stored_ids
+from ledger.persistence import StoreWatch, check_reachable, event_position, persistence_env, stored_ids
 from ledger.pool import POOL_ID, CommunityPool
 from ledger.posting import Posting, regions_involved
 from ledger.regions import check_region_code
 from ledger.timebank import TimebankAccount
-from ledger.transaction import Transaction
+from ledger.transaction import Transaction, service_minutes_of
 from ledger.unit_of_work import UnitOfWork
-from ledger.volunteer import Volunteer
+from ledger.volunteer import EPOCH, Volunteer
 
 T = TypeVar("T")
 
@@ -429,6 +430,92 @@ class HourLedger(Application[UUID]):
         if self._guard(lambda: stored_ids(self.recorder, list(absent))):
             raise PostedMeanwhile
 
+    # Certificates ----------------------------------------------------------------------
+
+    def issue_certificate(
+        self, actor: Actor, volunteer_id: UUID, period_from: date | None = None, period_to: date | None = None
+    ) -> Registered:
+        """Certifies a volunteer's unreversed service whose local day (HOUR_LEDGER_TIMEZONE) of
+        starting falls in the period: by default from the first such record to today.
+
+        Raises NotFoundError (no such volunteer), ForbiddenError (not an operator or admin,
+        or outside the key's region) and ValidationError (a period that ends before it starts
+        or in the future)."""
+        actor.may_write()
+        volunteer = self.get_volunteer(volunteer_id)
+        actor.require_region(volunteer.region_code, f"volunteer {volunteer_id}")
+        zone = self.settings.zone
+        today = self.clock().astimezone(zone).date()
+        last = period_to or today
+        if last > today:
+            raise ValidationError("period_to", f"must not be after today ({today.isoformat()})")
+        if period_from is not None and period_from > last:
+            raise ValidationError("period_from", "must not be after period_to")
+        counted: list[tuple[date, Transaction]] = []
+        for transaction_id, (started_us, _) in sorted(volunteer.service_periods.items(), key=lambda item: item[1][0]):
+            day = (EPOCH + timedelta(microseconds=started_us)).astimezone(zone).date()
+            if (period_from is None or day >= period_from) and day <= last:
+                counted.append((day, self.get_transaction(UUID(transaction_id))))
+        first = period_from or (counted[0][0] if counted else last)
+        minutes_by_org: dict[str, int] = {}
+        categories: list[str] = []
+        for _, record in counted:
+            org_id = str(record.content["organization_id"])
+            minutes_by_org[org_id] = minutes_by_org.get(org_id, 0) + service_minutes_of(record, volunteer_id)
+            if record.content["category"] not in categories:
+                categories.append(record.content["category"])
+        organizations = [
+            {"id": org_id, "name": self.get_organization(UUID(org_id)).name, "service_minutes": minutes}
+            for org_id, minutes in minutes_by_org.items()
+        ]
+        for _ in range(3):
+            code = new_certificate_code()
+            certificate = Certificate(
+                id=certificate_id(code),
+                code=code,
+                volunteer_id=volunteer_id,
+                volunteer_name=volunteer.name,
+                region_code=volunteer.region_code,
+                period_from=first.isoformat(),
+                period_to=last.isoformat(),
+                service_minutes=sum(minutes_by_org.values()),
+                record_count=len(counted),
+                categories=categories,
+                organizations=organizations,
+                star_level=volunteer.star_level(self.settings.star_thresholds_minutes),
+                record_ids=[str(record.id) for _, record in counted],
+                posted_by=actor.posted_by,
+            )
+            try:
+                return Registered(certificate, True, self._save([certificate]).last)
+            except IntegrityError:
+                continue  # 60 random bits met an existing code: draw again
+        raise UnavailableError("could not draw a new certificate code; try again")  # pragma: no cover
+
+    def regions_of_thing(self, aggregate_id: UUID) -> list[str] | None:
+        """The regions an aggregate belongs to (a region-scoped reader must cover each of them);
+        None for what belongs to no region (API keys, the community pool)."""
+        found = self._find(aggregate_id)
+        if isinstance(found, (Volunteer, Organization, ExchangePoint, Certificate)):
+            return [found.region_code]
+        if isinstance(found, TimebankAccount):
+            return [self.volunteer_region(found.volunteer_id)]
+        if isinstance(found, Transaction):
+            return [region for _, region in self.regions_of(found)]
+        return None
+
+    def find_certificate(self, code: str) -> Certificate | None:
+        found = self._find(certificate_id(code))
+        return found if isinstance(found, Certificate) else None
+
+    def reversed_records(self, certificate: Certificate) -> list[UUID]:
+        """The records a certificate counted that have been reversed since it was issued."""
+        return [
+            record.id
+            for record in (self.get_transaction(UUID(i)) for i in certificate.record_ids)
+            if record.reversed_by is not None
+        ]
+
     # Reading ---------------------------------------------------------------------------
 
     def get_transaction(self, transaction_id: UUID) -> Transaction:
@@ -587,3 +674,12 @@ def _check_name(name: str) -> None:
         raise ValidationError("name", "must not be empty")
     if len(name) > MAX_NAME:
         raise ValidationError("name", f"is longer than {MAX_NAME} characters")
+
+
+def open_ledger(settings: LedgerSettings, **eventsourcing: str) -> HourLedger:
+    """The ledger on the settings' store, with eventsourcing's `eventsourcing` options on top.
+    Raises DatabaseUrlError or StoreUnreachableError (one line naming the problem) instead of
+    failing later on a pool time-out."""
+    env = persistence_env(settings.database_url)
+    check_reachable(env)
+    return HourLedger(env={**env, **eventsourcing}, settings=settings)

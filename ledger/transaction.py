@@ -56,6 +56,12 @@ class Transaction(Aggregate):
         self.reversed_by = reversal_id
 
 
+def service_minutes_of(record: Transaction, volunteer_id: UUID) -> int:
+    """What a service record credited to the volunteer's service book."""
+    account = volunteer_service(volunteer_id)
+    return sum(leg["minutes"] for leg in record.legs if leg["account"] == account)
+
+
 def leg(account: str, minutes: int) -> dict[str, Any]:
     return {"account": account, "minutes": minutes}
 

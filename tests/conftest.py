@@ -107,3 +107,16 @@ def ledger(store_env: dict[str, str]) -> Iterator[HourLedger]:
 @pytest.fixture
 def actor():
     return SYSTEM
+
+
+@pytest.fixture(autouse=True, scope="session")
+def working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test runs in a scratch directory: files a ledger makes in its working directory
+    by default (the audit's signing key) never land in the checkout."""
+    previous = Path.cwd()
+    scratch = tmp_path_factory.mktemp("cwd")
+    os.chdir(scratch)
+    try:
+        yield scratch
+    finally:
+        os.chdir(previous)

@@ -1,0 +1,134 @@
+"""The audit of SPEC §6 over HTTP: the verifier key and the latest checkpoint for anyone; the
+checkpoints, proofs, the log and `verify` for auditors and admins."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import ActorDep, LedgerDep
+from api.routes import problems
+from ledger.actors import Actor, Role
+from ledger.errors import NotFoundError, ValidationError
+from projections.audit.log import AuditError, AuditLog, NotInTreeError, b64
+from projections.audit.store import StoredCheckpoint
+
+router = APIRouter(tags=["audit"])
+
+MAX_PAGE = 1000
+Size = Annotated[int, Query(ge=0, le=2**62)]
+
+
+def audit_of(request: Request) -> AuditLog:
+    return request.app.state.audit
+
+
+def auditor(actor: Actor) -> None:
+    actor.require_role(Role.AUDITOR, Role.ADMIN)
+
+
+def checkpoint_view(checkpoint: StoredCheckpoint) -> dict[str, Any]:
+    return {
+        "tree_size": checkpoint.tree_size,
+        "root_hash": b64(checkpoint.root_hash),
+        "signed_at": checkpoint.signed_at,
+        "note": checkpoint.note,
+    }
+
+
+def answer(call: Any) -> Any:
+    """The audit's refusals as the API's problems: no leaf is a 404, a size or range that does
+    not exist a 422."""
+    try:
+        return call()
+    except NotInTreeError as error:
+        raise NotFoundError(str(error)) from None
+    except AuditError as error:
+        raise ValidationError("tree_size", str(error)) from None
+
+
+@router.get("/v1/audit/key", response_class=PlainTextResponse, summary="The log's verifier key (C2SP note format)")
+def get_verifier_key(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(audit_of(request).verifier_key + "\n")
+
+
+@router.get("/v1/audit/checkpoint", response_class=PlainTextResponse, summary="The latest signed checkpoint note")
+def get_checkpoint(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(audit_of(request).latest_checkpoint().note)
+
+
+@router.get("/v1/audit/checkpoints", responses=problems())
+def list_checkpoints(
+    request: Request,
+    actor: ActorDep,
+    after: Annotated[int, Query(ge=-1, le=2**62, description="A tree size: checkpoints of larger trees")] = -1,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> Any:
+    auditor(actor)
+    found = audit_of(request).checkpoints(after, limit)
+    following = found[-1].tree_size if len(found) >= limit else None
+    return {"checkpoints": [checkpoint_view(c) for c in found], "next": following}
+
+
+@router.post("/v1/audit/checkpoints", status_code=201, responses=problems())
+def sign_checkpoint(request: Request, actor: ActorDep) -> Any:
+    auditor(actor)
+    checkpoint, _ = answer(audit_of(request).sign_checkpoint)
+    return checkpoint_view(checkpoint)
+
+
+@router.get("/v1/audit/proofs/inclusion", responses=problems(404))
+def inclusion_proof(
+    request: Request,
+    actor: ActorDep,
+    position: Annotated[int, Query(ge=1, le=2**62)],
+    tree_size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> Any:
+    auditor(actor)
+    proof = answer(lambda: audit_of(request).inclusion_proof(position, tree_size))
+    return {key: proof[key] for key in ("leaf_index", "tree_size", "leaf_hash", "hashes")}
+
+
+@router.get("/v1/audit/proofs/consistency", responses=problems())
+def consistency_proof(
+    request: Request,
+    actor: ActorDep,
+    from_: Annotated[int, Query(alias="from", ge=0, le=2**62)],
+    to: Annotated[int, Query(ge=0, le=2**62)],
+) -> Any:
+    auditor(actor)
+    hashes = answer(lambda: audit_of(request).consistency_proof(from_, to))
+    return {"from": from_, "to": to, "hashes": [b64(h) for h in hashes]}
+
+
+@router.get("/v1/audit/log", responses=problems())
+def audit_log(
+    request: Request,
+    actor: ActorDep,
+    ledger: LedgerDep,
+    after: Annotated[int, Query(ge=-1, le=2**62, description="A leaf index: the leaves after it")] = -1,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> Any:
+    auditor(actor)
+    entries, following = audit_of(request).entries(after, limit)
+    if actor.region_prefix:
+        entries = [e for e in entries if visible_to(actor, ledger, e)]
+    return {"events": entries, "next": following}
+
+
+def visible_to(actor: Actor, ledger: Any, entry: dict[str, Any]) -> bool:
+    """A region-scoped auditor reads the events of things inside its region only."""
+    regions = ledger.regions_of_thing(UUID(entry["originator_id"])) if "originator_id" in entry else None
+    prefix = actor.region_prefix or ""
+    return bool(regions) and all(region.startswith(prefix) for region in regions)
+
+
+@router.get("/v1/audit/verify", responses=problems())
+async def verify(request: Request, actor: ActorDep) -> Any:
+    auditor(actor)
+    report = await run_in_threadpool(audit_of(request).verify)
+    return report.as_dict()
