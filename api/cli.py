@@ -12,12 +12,13 @@ from rich.console import Console
 
 from ledger.actors import SYSTEM, Role
 from projections.audit.cli import app as audit_app
+from projections.audit.notes import NoteError, SigningKey
 from projections.cli import app as projections_app
 from ledger.application import HourLedger
 from ledger.application import open_ledger as open_store
 from ledger.config import ConfigurationError, LedgerSettings
 from ledger.errors import LedgerError
-from ledger.persistence import DatabaseUrlError, StoreUnreachableError
+from ledger.persistence import DatabaseUrlError, StoreUnreachableError, displayable_url
 
 app = typer.Typer(help="Hour Ledger: volunteer service hours and time banks.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -75,8 +76,14 @@ def serve(
     secret = ledger.bootstrap_admin_key()
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     out = Console()
-    out.print(f"Hour Ledger on {settings.database_url}", highlight=False)
+    out.print(f"Hour Ledger on {displayable_url(settings.database_url)}", highlight=False)
     out.print(f"  API      {base}/v1\n  docs     {base}/docs\n  health   {base}/healthz", highlight=False)
+    try:
+        # The audit's signing key, made (0600) before any worker could race to make it.
+        verifier = SigningKey.load_or_create(settings.signing_key_path, settings.log_origin).verifier_key
+    except (NoteError, OSError) as error:
+        fail(f"the audit signing key {settings.signing_key_file}: {error}")
+    out.print(f"  audit    {base}/v1/audit/checkpoint, verifier key {verifier}", highlight=False, soft_wrap=True)
     if secret:
         out.print("First admin key (shown once; keep it):", highlight=False)
         print(secret, flush=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import projections, writes
+from benchmarks import audit, projections, writes
 
-BENCHMARKS = {"writes": writes.run, "projections": projections.run}
+BENCHMARKS = {"writes": writes.run, "projections": projections.run, "audit": audit.run}
 
 
 def main(names: list[str]) -> None:

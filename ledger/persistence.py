@@ -97,6 +97,15 @@ def persistence_env(url: str) -> dict[str, str]:
     )
 
 
+def displayable_url(url: str) -> str:
+    """The URL with any password replaced, for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def is_postgres(recorder: ApplicationRecorder) -> bool:
     return isinstance(recorder, PostgresApplicationRecorder)
 

@@ -123,7 +123,10 @@ def test_the_served_api_runs_a_time_bank_from_start_to_end(database_url: str, tm
         printed = server.wait_until_healthy()
         secrets = [line for line in printed if line.startswith("hl_")]
         assert len(secrets) == 1, printed
+        assert (tmp_path / "hour-ledger.signing-key").stat().st_mode & 0o777 == 0o600  # made on first start
         with httpx.Client(base_url=server.base, timeout=10) as http:
+            verifier = http.get("/v1/audit/key").text.strip()
+            assert any(verifier in line for line in printed), printed
             balances = scenario(As(http, secrets[0]))
     finally:
         server.stop()

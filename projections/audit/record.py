@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from projections.audit.canonical import MAX_SAFE_INTEGER, canonical_json
+from projections.audit.canonical import canonical_json
 
 LEAF_PREFIX = b"\x00"
 RECORD_FIELDS = ("position", "originator_id", "originator_version", "type", "recorded_at", "posted_by", "data")
 # How eventsourcing's JSON transcoder writes the typed values of a stored state.
 _TYPED = "_type_"
 _DATA = "_data_"
+# UTF-8 lead bytes of U+D800 and above, or 16 digits in a row.
+_SLOW_PATH = re.compile(rb"[\xed-\xf4]|[0-9]{16}")
 
 
 class RecordError(Exception):
@@ -40,6 +43,9 @@ def _plain(value: dict[str, Any]) -> Any:
         if kind == "uuid_hex":
             return str(UUID(hex=data))
         if kind == "datetime_iso":
+            # As the library writes UTC times: "2026-12-01T03:39:03.364845+00:00".
+            if len(data) == 32 and data.endswith("+00:00") and data[19] == ".":
+                return data[:26] + "Z"
             return rfc3339_utc(datetime.fromisoformat(data))
         if kind == "decimal_str":
             return str(data)
@@ -70,27 +76,15 @@ def record_of(position: int, originator_id: UUID | str, originator_version: int,
 
 
 def record_bytes(record: dict[str, Any]) -> bytes:
-    """RFC 8785 bytes of a record. Python's own sorted, compact JSON is the same bytes when
-    no key holds a character above U+D7FF (where UTF-16 and code point orders part) and
-    there are no floats or unsafe integers; anything else takes the general encoder."""
-    if _plain_enough(record):
-        try:
-            return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: the general encoder says what is wrong
-    return canonical_json(record)
-
-
-def _plain_enough(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(max(key, default="\0") <= "\ud7ff" and _plain_enough(v) for key, v in value.items())
-    if isinstance(value, list):
-        return all(_plain_enough(v) for v in value)
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return True
-    if isinstance(value, int):
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
-    return False
+    """RFC 8785 bytes of a record. Python's own sorted, compact JSON is the same bytes unless
+    the text holds a character above U+D7FF (where UTF-16 and code point orders of keys part),
+    a run of 16 digits (perhaps an integer beyond ±2**53) or a lone surrogate: then the
+    general encoder decides (and refuses what JCS cannot hold)."""
+    try:
+        data = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return canonical_json(record)  # which names the lone surrogate
+    return canonical_json(record) if _SLOW_PATH.search(data) else data
 
 
 def leaf_hash_of(record: dict[str, Any]) -> bytes:

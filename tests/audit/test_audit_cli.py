@@ -130,3 +130,22 @@ def test_replay_of_an_untouched_store_finds_no_difference(database_url: str, tmp
 def test_an_unreachable_store_is_exit_2(tmp_path: Path) -> None:
     done = audit("verify", url=None, cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_replay_lists_a_read_model_row_altered_by_hand_and_exits_1(database_url: str, tmp_path: Path) -> None:
+    from projections import ReadModels
+    from tests.audit.test_replay import execute
+
+    ledger = HourLedger(env=persistence_env(database_url))
+    try:
+        busy_world(ledger)
+        models = ReadModels(ledger)
+        models.catch_up()
+        volunteer_id = StoredEvents(ledger).row(registrations(StoredEvents(ledger))[0])[0]
+        execute(ledger, models, "UPDATE {bal_volunteer} SET earned = earned + 30 WHERE volunteer_id = ?", str(volunteer_id))
+    finally:
+        ledger.close()
+
+    replayed = audit("replay", url=database_url, cwd=tmp_path)
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert str(volunteer_id)[:8] in replayed.stdout and "earned" in replayed.stdout
