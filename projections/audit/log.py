@@ -18,6 +18,7 @@ import time
 import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ log = logging.getLogger("audit")
 
 T = TypeVar("T")
 PAGE = 5_000
+COALESCE_SECONDS = 0.05
 Progress = Callable[[int, int], None]
 
 
@@ -156,29 +158,42 @@ class AuditLog:
 
     def _catch_up(self, progress: Progress | None) -> int:
         frontier = self._frontier or self._load()
-        recorder = self.ledger.recorder
-        head = int(recorder.max_notification_id() or 0)
-        while self._scanned < head:
-            page = recorder.select_notifications(
-                start=self._scanned, limit=self.batch_size, stop=head, inclusive_of_start=False
-            )
+        head = int(self.ledger.recorder.max_notification_id() or 0)
+        for page in self._pages(self._scanned, head, self.batch_size):
             leaves: list[tuple[int, int, bytes]] = []
             nodes: list[tuple[int, int, bytes]] = []
-            for n in page:
-                _, digest = leaf_of_row(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            for row in page:
+                _, digest = leaf_of_row(*row)
                 created = frontier.append(digest)
-                leaves.append((created[0][1], n.id, digest))
+                leaves.append((created[0][1], row[0], digest))
                 nodes.extend(created[1:])
             self.store.append(leaves, nodes)
             # A short page means nothing else is stored up to the head (ids are given out in
             # commit order; gaps are ids that were never used).
-            self._scanned = page[-1].id if len(page) >= self.batch_size else head
+            self._scanned = page[-1][0] if len(page) >= self.batch_size else head
             if page:
-                self._position = page[-1].id
+                self._position = page[-1][0]
             self._announce()
             if progress:
                 progress(self._scanned, head)
+        self._scanned = max(self._scanned, head)
         return frontier.size
+
+    def _pages(self, after: int, head: int, size: int) -> Iterator[list[Any]]:
+        """Pages of stored events after `after` up to `head`; the next page is read by another
+        thread while this one hashes (the database works while Python computes)."""
+        if after >= head:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-reader") as reader:
+            coming = reader.submit(self.store.events, after, head, size)
+            while True:
+                page = coming.result()
+                if len(page) >= size:
+                    coming = reader.submit(self.store.events, page[-1][0], head, size)
+                    yield page
+                else:
+                    yield page
+                    return
 
     def _announce(self) -> None:
         with self._changed:
@@ -233,7 +248,10 @@ class AuditLog:
                 log.exception("audit: catching up failed (attempt %s)", failures)
                 stopping.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
                 continue
-            self._wake.wait(self.poll_interval)
+            if self._wake.wait(self.poll_interval):
+                # Woken by a commit: let the commits of the next moments gather, and append
+                # them in one batch instead of one transaction each (writers keep the CPU).
+                stopping.wait(COALESCE_SECONDS)
 
     # Checkpoints ---------------------------------------------------------------------------
 
@@ -330,11 +348,10 @@ class AuditLog:
 
     def record_at(self, position: int) -> dict[str, Any]:
         """The canonical record of the event at a position (as its leaf hashes it)."""
-        rows = self.ledger.recorder.select_notifications(start=position, limit=1)
-        if not rows or rows[0].id != position:
+        rows = self.store.events(position - 1, position, 1)
+        if not rows:
             raise NotInTreeError(f"no event at position {position}")
-        n = rows[0]
-        return leaf_of_row(n.id, n.originator_id, n.originator_version, n.topic, n.state)[0]
+        return leaf_of_row(*rows[0])[0]
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         self._check_size(new_size)
@@ -363,19 +380,11 @@ class AuditLog:
         leaves = self.store.leaves(after, limit)
         if not leaves:
             return [], None
-        rows = {
-            n.id: n
-            for n in self.ledger.recorder.select_notifications(
-                start=leaves[0][1], limit=len(leaves) + 10_000, stop=leaves[-1][1]
-            )
-        }
+        rows = {row[0]: row for row in self.store.events(leaves[0][1] - 1, leaves[-1][1], len(leaves) + 10_000)}
         entries = []
         for index, position, digest in leaves:
-            n = rows.get(position)
-            if n is None:
-                record = {"position": position, "missing": True}
-            else:
-                record, _ = leaf_of_row(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            row = rows.get(position)
+            record = leaf_of_row(*row)[0] if row is not None else {"position": position, "missing": True}
             entries.append({"leaf_index": index, "leaf_hash": b64(digest), **record})
         return entries, (leaves[-1][0] if len(leaves) >= limit else None)
 
@@ -388,6 +397,10 @@ class AuditLog:
             after = following
 
     # Verifying -----------------------------------------------------------------------------
+
+    def _iter_events(self, head: int) -> Iterator[Any]:
+        for page in self._pages(0, head, PAGE):
+            yield from page
 
     def verify(self, kept: Sequence[str] = (), verifier: str | None = None, progress: Progress | None = None) -> VerifyReport:
         """Recomputes every leaf from the stored events and compares it with the tree; then
@@ -426,17 +439,17 @@ class AuditLog:
         roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in wanted else {}
         positions = array("q")
         leaves = self.store.iter_leaves()
-        events = _iter_events(recorder, head)
+        events = self._iter_events(head)
         event = next(events, None)
         for index, position, stored_hash in leaves:
             if index != frontier.size:
                 return self._bad(frontier.size, frontier.size, position, f"leaf {frontier.size} is missing from the stored tree")
-            if event is None or event.id > position:
+            if event is None or event[0] > position:
                 return self._bad(frontier.size, frontier.size, position, f"the event at position {position} is missing (deleted)")
-            if event.id < position:
-                return self._bad(frontier.size, frontier.size, event.id,
-                                 f"the event at position {event.id} is not in the tree (inserted)")
-            _, digest = leaf_of_row(event.id, event.originator_id, event.originator_version, event.topic, event.state)
+            if event[0] < position:
+                return self._bad(frontier.size, frontier.size, event[0],
+                                 f"the event at position {event[0]} is not in the tree (inserted)")
+            _, digest = leaf_of_row(*event)
             if digest != stored_hash:
                 return self._bad(frontier.size, frontier.size, position,
                                  f"the event at position {position} does not match its leaf (changed, or swapped with another)")
@@ -448,8 +461,8 @@ class AuditLog:
                 progress(position, head)
             event = next(events, None)
         size = frontier.size
-        if event is not None and event.id <= (positions[-1] if positions else 0):
-            return self._bad(size, size, event.id, f"the event at position {event.id} is not in the tree (inserted)")
+        if event is not None and event[0] <= (positions[-1] if positions else 0):
+            return self._bad(size, size, event[0], f"the event at position {event[0]} is not in the tree (inserted)")
         root = frontier.root()
         # The roots recomputed from the events must be those that were signed: this catches an
         # event changed together with every stored hash (the key is not in the database).
@@ -469,11 +482,3 @@ class AuditLog:
         return VerifyReport(True, size, size, b64(root), None, None, len(notes))
 
 
-def _iter_events(recorder: Any, head: int) -> Iterator[Any]:
-    start = 0
-    while start < head:
-        page = recorder.select_notifications(start=start, limit=PAGE, stop=head, inclusive_of_start=False)
-        if not page:
-            return
-        yield from page
-        start = page[-1].id
