@@ -20,10 +20,9 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import httpx
 
-from benchmarks.common import console, percentile, report, scratch_database, timed
-from benchmarks.projections import free_port, load, raw_read
+from benchmarks.common import console, percentile, report, scratch_database, served, timed
+from benchmarks.projections import load, raw_read
 from ledger.actors import SYSTEM
 from ledger.application import HourLedger
 from ledger.commands import RecordService
@@ -63,31 +62,8 @@ def verify_seconds(url: str, directory: str) -> float:
 
 
 def proof_latency(url: str, directory: str, size: int) -> dict[str, float]:
-    port = free_port()
-    env = {**os.environ, "HOUR_LEDGER_DATABASE_URL": url, "HOUR_LEDGER_SIGNING_KEY_FILE": os.path.join(directory, "signing-key")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--no-projections"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        secret = None
-        deadline = time.monotonic() + 60
-        while secret is None and time.monotonic() < deadline:
-            line = server.stdout.readline()
-            if line.startswith("hl_"):
-                secret = line.strip()
-        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
-        if secret is None:
-            out = subprocess.run([sys.executable, "-m", "api.cli", "api-keys", "create", "--role", "auditor", "--name", "bench"],
-                                 env=env, check=True, capture_output=True, text=True)
-            secret = out.stdout.strip().splitlines()[-1]
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
-        while time.monotonic() < deadline:
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    key_file = {"HOUR_LEDGER_SIGNING_KEY_FILE": os.path.join(directory, "signing-key")}
+    with served(url, "--no-projections", env=key_file) as client:
         tree = int(client.post("/v1/audit/checkpoints").json()["tree_size"])
         rng = random.Random(9)
         figures: dict[str, float] = {}
@@ -104,9 +80,6 @@ def proof_latency(url: str, directory: str, size: int) -> dict[str, float]:
                 assert response.status_code in (200, 404), response.text  # a position in a gap: 404
             figures[f"{name} p50"], figures[f"{name} p99"] = percentile(times, 50), percentile(times, 99)
         return figures
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def write_rate(url: str, directory: str, follow: bool) -> float:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import httpx
 import psycopg
 from psycopg import sql
 from rich.console import Console
@@ -58,3 +63,48 @@ def report(title: str, rows: list[tuple[str, str, str]]) -> None:
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[httpx.Client]:
+    """`hour-ledger serve` on the store at `url` in a process of its own, and a client holding
+    its first admin key (or an auditor key made for it when keys exist already)."""
+    port = free_port()
+    environment = {**os.environ, **(env or {}), "HOUR_LEDGER_DATABASE_URL": url}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), *args], env=environment,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert server.stdout is not None
+        secret = None
+        deadline = time.monotonic() + 60
+        while secret is None and time.monotonic() < deadline:
+            line = server.stdout.readline()
+            if not line:
+                break
+            if line.startswith("hl_"):
+                secret = line.strip()
+        # Keep reading what the server prints (access logs), or its pipe fills and it stalls.
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()  # type: ignore[union-attr]
+        if secret is None:  # keys exist already: make one
+            out = subprocess.run([sys.executable, "-m", "api.cli", "api-keys", "create", "--role", "auditor", "--name", "bench"],
+                                 env=environment, check=True, capture_output=True, text=True)
+            secret = out.stdout.strip().splitlines()[-1]
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+        while time.monotonic() < deadline:
+            try:
+                if client.get("/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield client
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -19,10 +18,9 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import psycopg
 
-from benchmarks.common import console, percentile, report, scratch_database, timed
+from benchmarks.common import console, percentile, report, scratch_database, served, timed
 from ledger.actors import SYSTEM
 from ledger.application import HourLedger
 from ledger.commands import RecordService
@@ -95,40 +93,9 @@ def rebuild(url: str, bulk: bool = True) -> tuple[float, float]:
     return head / t.seconds, (peak_kb[-1] / 1024 if peak_kb else float("nan"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def api_latency(url: str, scale: int) -> dict[str, float]:
     """p50/p99 (ms) of balance and province summary through a real server."""
-    port = free_port()
-    env = {**os.environ, "HOUR_LEDGER_DATABASE_URL": url}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        secret = None
-        deadline = time.monotonic() + 60
-        while secret is None and time.monotonic() < deadline:
-            line = server.stdout.readline()
-            if line.startswith("hl_"):
-                secret = line.strip()
-        # Keep reading what the server prints (access logs), or its pipe fills and it stalls.
-        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
-        if secret is None:  # keys exist already: make one
-            out = subprocess.run([sys.executable, "-m", "api.cli", "api-keys", "create", "--role", "auditor", "--name", "bench"],
-                                 env=env, check=True, capture_output=True, text=True)
-            secret = out.stdout.strip().splitlines()[-1]
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
-        while time.monotonic() < deadline:
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with served(url) as client:
         people = [demo_id(2021, "volunteer", n) for n in range(scale * VOLUNTEERS_PER_SCALE)]
         rng = random.Random(7)
         client.get("/v1/stats/summary", params={"region": "32"})  # first read waits for the follower
@@ -153,9 +120,6 @@ def api_latency(url: str, scale: int) -> dict[str, float]:
         figures["healthz p50"] = percentile(health, 50)
         figures["healthz p99"] = percentile(health, 99)
         return figures
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def follower_lag(url: str) -> tuple[float, float, int]:

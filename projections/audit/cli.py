@@ -24,6 +24,7 @@ from ledger.persistence import DatabaseUrlError, StoreUnreachableError
 from projections.audit.log import AuditError, AuditLog
 from projections.audit.notes import NoteError, parse_verifier_key
 from projections.audit.offline import OfflineReport, verify_certificate, verify_export
+from projections.audit.store import StoredCheckpoint
 
 app = typer.Typer(help="The audit: signed checkpoints, verification, replay, export, certificates.", no_args_is_help=True)
 out = Console()
@@ -74,6 +75,15 @@ def progress_bar() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
 
 
+def signed_now(audit: AuditLog) -> StoredCheckpoint:
+    """A checkpoint of the tree as it is now; a tree that cannot be signed is exit 1."""
+    try:
+        return audit.sign_checkpoint()[0]
+    except AuditError as error:
+        out.print(f"FAILED: {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(PROBLEM) from None
+
+
 def report_offline(report: OfflineReport, what: str) -> None:
     if report.ok:
         out.print(f"ok: {what} verified ({report.checked:,} checked)", highlight=False)
@@ -94,12 +104,7 @@ def key() -> None:
 def checkpoint() -> None:
     """Sign a checkpoint of the tree as it is now (if it grew) and print it."""
     with opened() as (_, audit):
-        try:
-            signed, _ = audit.sign_checkpoint()
-        except AuditError as error:
-            out.print(f"FAILED: {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(PROBLEM) from None
-        sys.stdout.write(signed.note)
+        sys.stdout.write(signed_now(audit).note)
 
 
 @app.command()
@@ -146,11 +151,7 @@ def export(
 ) -> None:
     """Export the log as JSON Lines, one record per leaf, up to a checkpoint signed now."""
     with opened() as (_, audit):
-        try:
-            signed, _ = audit.sign_checkpoint()
-        except AuditError as error:
-            out.print(f"FAILED: {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(PROBLEM) from None
+        signed = signed_now(audit)
         target = output.open("w", encoding="utf-8") if output else sys.stdout
         try:
             with progress_bar() as bar:
