@@ -10,7 +10,19 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from ledger.actors import Role
-from ledger.commands import COMMAND_TYPES, MAX_MINUTES, Command, RedemptionLine
+from ledger.commands import COMMAND_TYPES, Command, RedemptionLine
+from ledger.vocabulary import (
+    MAX_MINUTES,
+    MAX_NAME,
+    MAX_QUANTITY,
+    MAX_REDEMPTION_LINES,
+    MAX_SHORT_TEXT,
+    MAX_SKU,
+    MAX_STOCK,
+    MAX_TEXT,
+    SKU_PATTERN,
+    STAR_LEVELS,
+)
 
 
 def _text_only(value: Any) -> Any:
@@ -22,9 +34,10 @@ def _text_only(value: Any) -> Any:
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_text_only)]
 Minutes = Annotated[StrictInt, Field(ge=1, le=MAX_MINUTES)]
-Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
-Text = Annotated[StrictStr, Field(min_length=1, max_length=500)]
-Sku = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME)]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT)]
+ShortText = Annotated[StrictStr, Field(min_length=1, max_length=MAX_SHORT_TEXT)]
+Sku = Annotated[StrictStr, Field(min_length=1, max_length=MAX_SKU, pattern=SKU_PATTERN)]
 RegionCode = Annotated[
     StrictStr, Field(pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$", examples=["320830"])
 ]
@@ -58,8 +71,8 @@ class ExchangePointIn(Body):
 class ItemIn(Body):
     name: Name
     price_minutes: Annotated[StrictInt, Field(ge=0, le=MAX_MINUTES)]
-    stock: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]
-    min_star: Annotated[StrictInt, Field(ge=0, le=5)] = 0
+    stock: Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
+    min_star: Annotated[StrictInt, Field(ge=0, le=max(STAR_LEVELS))] = 0
 
 
 class ApiKeyIn(Body):
@@ -94,7 +107,7 @@ class ServiceRecordIn(TransactionBody):
     type: Literal["service_record"]
     volunteer_id: UUID
     organization_id: UUID
-    category: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    category: ShortText
     started_at: Timestamp
     ended_at: Timestamp
     activity: Text | None = None
@@ -122,7 +135,7 @@ class TimebankTransferIn(TransactionBody):
     from_volunteer_id: UUID
     to_volunteer_id: UUID
     minutes: Minutes
-    relation: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    relation: ShortText | None = None
 
 
 class TimebankDonationIn(TransactionBody):
@@ -140,14 +153,14 @@ class TimebankGrantIn(TransactionBody):
 
 class RedemptionLineIn(Body):
     sku: Sku
-    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
 
 
 class RedemptionIn(TransactionBody):
     type: Literal["redemption"]
     exchange_point_id: UUID
     volunteer_id: UUID
-    items: Annotated[list[RedemptionLineIn], Field(min_length=1, max_length=100)]
+    items: Annotated[list[RedemptionLineIn], Field(min_length=1, max_length=MAX_REDEMPTION_LINES)]
 
 
 class ReversalIn(TransactionBody):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from ledger.api_key import ApiKey
@@ -43,10 +42,6 @@ def volunteer(ledger: HourLedger, person: Volunteer) -> dict[str, Any]:
         "star_level": balance.star_level,
         **books(balance),
     }
-
-
-def balance(current: Balance, as_of: datetime) -> dict[str, Any]:
-    return {**books(current), "as_of": as_of}
 
 
 def timebank(account: TimebankAccount, position: int | None) -> dict[str, Any]:

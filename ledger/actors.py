@@ -7,6 +7,7 @@ from enum import Enum
 from uuid import UUID
 
 from ledger.errors import ForbiddenError
+from ledger.vocabulary import PostedBy
 
 
 class Role(str, Enum):
@@ -27,7 +28,7 @@ class Actor:
     exchange_point_id: UUID | None = None
 
     @property
-    def posted_by(self) -> dict[str, str | None]:
+    def posted_by(self) -> PostedBy:
         return {"key_id": str(self.key_id) if self.key_id else None, "name": self.name}
 
     def require_role(self, *roles: Role) -> None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.actors import Actor, Role
+from ledger.vocabulary import PostedBy
 
 SECRET_PREFIX = "hl_"
 REGISTRY_ID = uuid5(NAMESPACE_URL, "hour-ledger:api-key-registry")
@@ -50,7 +50,7 @@ class ApiKey(Aggregate):
         region_prefix: str | None,
         exchange_point_id: UUID | None,
         secret_hash: str,
-        posted_by: dict[str, Any],
+        posted_by: PostedBy,
     ) -> None:
         self.role = role
         self.name = name
@@ -63,7 +63,7 @@ class ApiKey(Aggregate):
         return hmac.compare_digest(self.secret_hash, hash_secret(secret))
 
     @event("Revoked")
-    def revoke(self, posted_by: dict[str, Any]) -> None:
+    def revoke(self, posted_by: PostedBy) -> None:
         self.revoked = True
 
     def actor(self) -> Actor:

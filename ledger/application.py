@@ -43,12 +43,12 @@ from ledger.regions import check_region_code
 from ledger.timebank import TimebankAccount
 from ledger.transaction import Transaction, service_minutes_of
 from ledger.unit_of_work import UnitOfWork
-from ledger.volunteer import EPOCH, Volunteer
+from ledger.vocabulary import EPOCH, MAX_MINUTES, MAX_NAME, MAX_SKU, MAX_STOCK, STAR_LEVELS
+from ledger.volunteer import Volunteer
 
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 30
-MAX_NAME = 200
 
 
 class PostedMeanwhile(Exception):
@@ -157,6 +157,8 @@ class HourLedger(Application[UUID]):
         self._saved_listeners.append(listener)
 
     def _notify(self, recordings: list[Any]) -> None:
+        # eventsourcing calls this after every save (its documented hook for subclasses):
+        # the `on_saved` listeners learn the new head of the log.
         if recordings and self._saved_listeners:
             position = max(r.notification.id for r in recordings)
             for listener in self._saved_listeners:
@@ -237,14 +239,14 @@ class HourLedger(Application[UUID]):
     ) -> ExchangePoint:
         actor.may_write()
         _check_name(name)
-        if not sku or len(sku) > 64:
-            raise ValidationError("sku", "a sku is 1 to 64 characters")
-        if not 0 <= price_minutes <= 1_000_000:
-            raise ValidationError("price_minutes", "must be between 0 and 1,000,000")
-        if not 0 <= stock <= 1_000_000_000:
-            raise ValidationError("stock", "must be between 0 and 1,000,000,000")
-        if not 0 <= min_star <= 5:
-            raise ValidationError("min_star", "must be between 0 and 5")
+        if not sku or len(sku) > MAX_SKU:
+            raise ValidationError("sku", f"a sku is 1 to {MAX_SKU} characters")
+        if not 0 <= price_minutes <= MAX_MINUTES:
+            raise ValidationError("price_minutes", f"must be between 0 and {MAX_MINUTES:,}")
+        if not 0 <= stock <= MAX_STOCK:
+            raise ValidationError("stock", f"must be between 0 and {MAX_STOCK:,}")
+        if not 0 <= min_star <= max(STAR_LEVELS):
+            raise ValidationError("min_star", f"must be between 0 and {max(STAR_LEVELS)}")
 
         def put(uow: UnitOfWork) -> ExchangePoint:
             point = uow.get(ExchangePoint, exchange_point_id, "exchange point")

@@ -13,6 +13,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.vocabulary import PostedBy
+
 # Crockford's base 32 (no I, L, O, U): 12 symbols are 60 random bits, and a code typed from
 # paper is read leniently (O as 0, I and L as 1, any case).
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -54,7 +56,7 @@ class Certificate(Aggregate):
         organizations: list[dict[str, Any]],
         star_level: int,
         record_ids: list[str],
-        posted_by: dict[str, Any],
+        posted_by: PostedBy,
     ) -> None:
         self.code = code
         self.volunteer_id = volunteer_id

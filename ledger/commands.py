@@ -15,9 +15,15 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from ledger.errors import ValidationError
-
-MAX_MINUTES = 1_000_000  # no single transaction moves more than ~16,000 hours
-MAX_TEXT = 500
+from ledger.vocabulary import (
+    MAX_MINUTES,
+    MAX_QUANTITY,
+    MAX_REDEMPTION_LINES,
+    MAX_SERVICE_MINUTES,
+    MAX_SKU,
+    MAX_TEXT,
+    TransactionType,
+)
 
 
 def _positive_minutes(field: str, minutes: int) -> None:
@@ -74,7 +80,7 @@ class Command:
 
 @dataclass(frozen=True)
 class RecordService(Command):
-    type: ClassVar[str] = "service_record"
+    type: ClassVar[str] = TransactionType.SERVICE_RECORD.value
     volunteer_id: UUID
     organization_id: UUID
     category: str
@@ -87,9 +93,9 @@ class RecordService(Command):
         _text("activity", self.activity)
         _aware("started_at", self.started_at)
         _aware("ended_at", self.ended_at)
-        if not 1 <= self.minutes <= 1440:
+        if not 1 <= self.minutes <= MAX_SERVICE_MINUTES:
             raise ValidationError(
-                "ended_at", "a service record lasts 1 to 1,440 whole minutes after started_at"
+                "ended_at", f"a service record lasts 1 to {MAX_SERVICE_MINUTES:,} whole minutes after started_at"
             )
 
     @property
@@ -99,7 +105,7 @@ class RecordService(Command):
 
 @dataclass(frozen=True)
 class DepositTimebank(Command):
-    type: ClassVar[str] = "timebank_deposit"
+    type: ClassVar[str] = TransactionType.TIMEBANK_DEPOSIT.value
     volunteer_id: UUID
     organization_id: UUID
     minutes: int
@@ -113,7 +119,7 @@ class DepositTimebank(Command):
 
 @dataclass(frozen=True)
 class WithdrawTimebank(Command):
-    type: ClassVar[str] = "timebank_withdrawal"
+    type: ClassVar[str] = TransactionType.TIMEBANK_WITHDRAWAL.value
     volunteer_id: UUID
     minutes: int
     beneficiary_id: UUID | None = None
@@ -126,7 +132,7 @@ class WithdrawTimebank(Command):
 
 @dataclass(frozen=True)
 class TransferTimebank(Command):
-    type: ClassVar[str] = "timebank_transfer"
+    type: ClassVar[str] = TransactionType.TIMEBANK_TRANSFER.value
     from_volunteer_id: UUID
     to_volunteer_id: UUID
     minutes: int
@@ -141,7 +147,7 @@ class TransferTimebank(Command):
 
 @dataclass(frozen=True)
 class DonateTimebank(Command):
-    type: ClassVar[str] = "timebank_donation"
+    type: ClassVar[str] = TransactionType.TIMEBANK_DONATION.value
     volunteer_id: UUID
     minutes: int
 
@@ -151,7 +157,7 @@ class DonateTimebank(Command):
 
 @dataclass(frozen=True)
 class GrantTimebank(Command):
-    type: ClassVar[str] = "timebank_grant"
+    type: ClassVar[str] = TransactionType.TIMEBANK_GRANT.value
     volunteer_id: UUID
     minutes: int
     reason: str
@@ -167,15 +173,15 @@ class RedemptionLine:
     quantity: int
 
     def __post_init__(self) -> None:
-        if not self.sku or len(self.sku) > 64:
-            raise ValidationError("items.sku", "a sku is 1 to 64 characters")
-        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or not 1 <= self.quantity <= 10_000:
-            raise ValidationError("items.quantity", "must be a whole number from 1 to 10,000")
+        if not self.sku or len(self.sku) > MAX_SKU:
+            raise ValidationError("items.sku", f"a sku is 1 to {MAX_SKU} characters")
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or not 1 <= self.quantity <= MAX_QUANTITY:
+            raise ValidationError("items.quantity", f"must be a whole number from 1 to {MAX_QUANTITY:,}")
 
 
 @dataclass(frozen=True)
 class Redeem(Command):
-    type: ClassVar[str] = "redemption"
+    type: ClassVar[str] = TransactionType.REDEMPTION.value
     exchange_point_id: UUID
     volunteer_id: UUID
     items: tuple[RedemptionLine, ...]
@@ -183,8 +189,8 @@ class Redeem(Command):
     def __post_init__(self) -> None:
         if not self.items:
             raise ValidationError("items", "a redemption takes at least one item")
-        if len(self.items) > 100:
-            raise ValidationError("items", "at most 100 lines")
+        if len(self.items) > MAX_REDEMPTION_LINES:
+            raise ValidationError("items", f"at most {MAX_REDEMPTION_LINES} lines")
 
     def quantities(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -195,7 +201,7 @@ class Redeem(Command):
 
 @dataclass(frozen=True)
 class Reverse(Command):
-    type: ClassVar[str] = "reversal"
+    type: ClassVar[str] = TransactionType.REVERSAL.value
     reverses: UUID
     reason: str
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.persistence import DEFAULT_DATABASE_URL, DatabaseUrlError, persistence_env
-from ledger.stars import NATIONAL_THRESHOLDS_MINUTES
+from ledger.vocabulary import NATIONAL_THRESHOLDS_MINUTES
 
 DEFAULT_TIMEBANK_CAP_MINUTES = 90_000  # 1,500 hours
 # A key revoked through another process is refused within this bound (through this one: at

@@ -8,11 +8,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import NotFoundError, OutOfStockError, StarLevelTooLowError
+from ledger.vocabulary import PostedBy
 
 
 class ExchangePoint(Aggregate):
     @event("Registered")
-    def __init__(self, id: UUID, name: str, region_code: str, posted_by: dict[str, Any]) -> None:
+    def __init__(self, id: UUID, name: str, region_code: str, posted_by: PostedBy) -> None:
         self.name = name
         self.region_code = region_code
         # sku -> {"name", "price_minutes", "stock", "min_star"}
@@ -22,7 +23,7 @@ class ExchangePoint(Aggregate):
         return {"name": self.name, "region_code": self.region_code}
 
     def put_item(
-        self, sku: str, name: str, price_minutes: int, stock: int, min_star: int, posted_by: dict[str, Any]
+        self, sku: str, name: str, price_minutes: int, stock: int, min_star: int, posted_by: PostedBy
     ) -> bool:
         """Sets an item as given; records nothing when it is already so (PUT is idempotent)."""
         item = {"name": name, "price_minutes": price_minutes, "stock": stock, "min_star": min_star}
@@ -32,11 +33,11 @@ class ExchangePoint(Aggregate):
         return True
 
     @event("ItemPut")
-    def _item_put(self, sku: str, item: dict[str, Any], posted_by: dict[str, Any]) -> None:
+    def _item_put(self, sku: str, item: dict[str, Any], posted_by: PostedBy) -> None:
         self.items[sku] = dict(item)
 
     def take_stock(
-        self, transaction_id: UUID, quantities: dict[str, int], star_level: int, posted_by: dict[str, Any]
+        self, transaction_id: UUID, quantities: dict[str, int], star_level: int, posted_by: PostedBy
     ) -> list[dict[str, Any]]:
         """Takes the items for a redemption; answers the priced lines.
 
@@ -58,13 +59,13 @@ class ExchangePoint(Aggregate):
         return lines
 
     @event("StockTaken")
-    def _stock_taken(self, transaction_id: UUID, lines: list[dict[str, Any]], posted_by: dict[str, Any]) -> None:
+    def _stock_taken(self, transaction_id: UUID, lines: list[dict[str, Any]], posted_by: PostedBy) -> None:
         for line in lines:
             self.items[line["sku"]]["stock"] -= line["quantity"]
 
     @event("StockReturned")
     def return_stock(
-        self, transaction_id: UUID, reversal_id: UUID, lines: list[dict[str, Any]], posted_by: dict[str, Any]
+        self, transaction_id: UUID, reversal_id: UUID, lines: list[dict[str, Any]], posted_by: PostedBy
     ) -> None:
         for line in lines:
             if line["sku"] in self.items:

@@ -7,10 +7,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.vocabulary import PostedBy
+
 
 class Organization(Aggregate):
     @event("Registered")
-    def __init__(self, id: UUID, name: str, region_code: str, posted_by: dict[str, Any]) -> None:
+    def __init__(self, id: UUID, name: str, region_code: str, posted_by: PostedBy) -> None:
         self.name = name
         self.region_code = region_code
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import InsufficientBalanceError
+from ledger.vocabulary import PostedBy
 
 POOL_ID = uuid5(NAMESPACE_URL, "hour-ledger:community-pool")
 
@@ -20,10 +20,10 @@ class CommunityPool(Aggregate):
         self.balance_minutes = 0
 
     @event("Received")
-    def receive(self, transaction_id: UUID, minutes: int, posted_by: dict[str, Any]) -> None:
+    def receive(self, transaction_id: UUID, minutes: int, posted_by: PostedBy) -> None:
         self.balance_minutes += minutes
 
-    def give(self, transaction_id: UUID, minutes: int, posted_by: dict[str, Any]) -> None:
+    def give(self, transaction_id: UUID, minutes: int, posted_by: PostedBy) -> None:
         if self.balance_minutes < minutes:
             raise InsufficientBalanceError(
                 f"the community pool holds {self.balance_minutes} minutes, {minutes} asked"
@@ -31,5 +31,5 @@ class CommunityPool(Aggregate):
         self._gave(transaction_id=transaction_id, minutes=minutes, posted_by=posted_by)
 
     @event("Gave")
-    def _gave(self, transaction_id: UUID, minutes: int, posted_by: dict[str, Any]) -> None:
+    def _gave(self, transaction_id: UUID, minutes: int, posted_by: PostedBy) -> None:
         self.balance_minutes -= minutes

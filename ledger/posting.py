@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ledger import transaction as accounts
 from ledger.actors import Actor, Role
 from ledger.commands import (
     Command,
@@ -39,14 +38,14 @@ from ledger.exchange_point import ExchangePoint
 from ledger.organization import Organization
 from ledger.pool import POOL_ID, CommunityPool
 from ledger.timebank import TimebankAccount
-from ledger.transaction import Transaction, leg
+from ledger.transaction import Transaction
 from ledger.unit_of_work import UnitOfWork
+from ledger.vocabulary import UNAFFILIATED, AccountAddress, Book, Leg, leg
 from ledger.volunteer import Volunteer
 
 PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
-UNAFFILIATED = "unaffiliated"
 
-Effect = tuple[list[dict[str, Any]], dict[str, Any]]
+Effect = tuple[list[Leg], dict[str, Any]]
 
 
 def regions_involved(uow: UnitOfWork, content: dict[str, Any]) -> list[tuple[str, str]]:
@@ -158,8 +157,8 @@ class Posting:
         self.uow.get(Organization, c.organization_id, "organization")
         volunteer.record_service(c.id, c.started_at, c.ended_at, c.minutes, self.by)
         return [
-            leg(accounts.volunteer_service(c.volunteer_id), c.minutes),
-            leg(accounts.org_service(c.organization_id), -c.minutes),
+            leg(AccountAddress.volunteer(c.volunteer_id, Book.SERVICE), c.minutes),
+            leg(AccountAddress.organization(c.organization_id, Book.SERVICE), -c.minutes),
         ], {"minutes": c.minutes}
 
     def _deposit(self, c: DepositTimebank) -> Effect:
@@ -168,8 +167,8 @@ class Posting:
         self.uow.get(Organization, c.organization_id, "organization")
         account.credit(c.id, c.minutes, self.settings.timebank_cap_minutes, c.type, self.by)
         return [
-            leg(accounts.volunteer_timebank(c.volunteer_id), c.minutes),
-            leg(accounts.org_timebank(c.organization_id), -c.minutes),
+            leg(AccountAddress.volunteer(c.volunteer_id, Book.TIMEBANK), c.minutes),
+            leg(AccountAddress.organization(c.organization_id, Book.TIMEBANK), -c.minutes),
         ], {"minutes": c.minutes}
 
     def _withdraw(self, c: WithdrawTimebank) -> Effect:
@@ -179,8 +178,8 @@ class Posting:
         # The hours go back to the organisation the volunteer belongs to, which serves them.
         settled_by = volunteer.organization_id or UNAFFILIATED
         return [
-            leg(accounts.volunteer_timebank(c.volunteer_id), -c.minutes),
-            leg(accounts.org_timebank(settled_by), c.minutes),
+            leg(AccountAddress.volunteer(c.volunteer_id, Book.TIMEBANK), -c.minutes),
+            leg(AccountAddress.organization(settled_by, Book.TIMEBANK), c.minutes),
         ], {"minutes": c.minutes, "settled_by": str(settled_by)}
 
     def _transfer(self, c: TransferTimebank) -> Effect:
@@ -189,8 +188,8 @@ class Posting:
         source.debit(c.id, c.minutes, c.type, self.by)
         target.credit(c.id, c.minutes, self.settings.timebank_cap_minutes, c.type, self.by)
         return [
-            leg(accounts.volunteer_timebank(c.from_volunteer_id), -c.minutes),
-            leg(accounts.volunteer_timebank(c.to_volunteer_id), c.minutes),
+            leg(AccountAddress.volunteer(c.from_volunteer_id, Book.TIMEBANK), -c.minutes),
+            leg(AccountAddress.volunteer(c.to_volunteer_id, Book.TIMEBANK), c.minutes),
         ], {"minutes": c.minutes}
 
     def _donate(self, c: DonateTimebank) -> Effect:
@@ -198,8 +197,8 @@ class Posting:
         account.debit(c.id, c.minutes, c.type, self.by)
         self._pool().receive(c.id, c.minutes, self.by)
         return [
-            leg(accounts.volunteer_timebank(c.volunteer_id), -c.minutes),
-            leg(accounts.POOL, c.minutes),
+            leg(AccountAddress.volunteer(c.volunteer_id, Book.TIMEBANK), -c.minutes),
+            leg(AccountAddress.pool(), c.minutes),
         ], {"minutes": c.minutes}
 
     def _grant(self, c: GrantTimebank) -> Effect:
@@ -207,8 +206,8 @@ class Posting:
         self._pool().give(c.id, c.minutes, self.by)
         account.credit(c.id, c.minutes, self.settings.timebank_cap_minutes, c.type, self.by)
         return [
-            leg(accounts.POOL, -c.minutes),
-            leg(accounts.volunteer_timebank(c.volunteer_id), c.minutes),
+            leg(AccountAddress.pool(), -c.minutes),
+            leg(AccountAddress.volunteer(c.volunteer_id, Book.TIMEBANK), c.minutes),
         ], {"minutes": c.minutes}
 
     def _redeem(self, c: Redeem) -> Effect:
@@ -221,8 +220,8 @@ class Posting:
             volunteer.redeem(c.id, total, self.by)
         pickup_code = "".join(secrets.choice(PICKUP_ALPHABET) for _ in range(6))
         return [
-            leg(accounts.volunteer_service(c.volunteer_id), -total),
-            leg(accounts.exchange_point(c.exchange_point_id), total),
+            leg(AccountAddress.volunteer(c.volunteer_id, Book.SERVICE), -total),
+            leg(AccountAddress.exchange_point(c.exchange_point_id), total),
         ], {"minutes": total, "lines": lines, "pickup_code": pickup_code}
 
     def _reverse(self, c: Reverse) -> Effect:
@@ -235,7 +234,7 @@ class Posting:
             )
         self._undo(original, c.id)
         original.mark_reversed(c.id, self.by)
-        legs = [leg(entry["account"], -entry["minutes"]) for entry in original.legs]
+        legs: list[Leg] = [{"account": entry["account"], "minutes": -entry["minutes"]} for entry in original.legs]
         return legs, {"minutes": original.details.get("minutes", 0), "reverses": str(original.id)}
 
     def _undo(self, original: Transaction, reversal_id: UUID) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import InsufficientBalanceError, TimebankCapExceededError
+from ledger.vocabulary import PostedBy
 
 
 class TimebankAccount(Aggregate):
@@ -18,7 +18,7 @@ class TimebankAccount(Aggregate):
         return uuid5(NAMESPACE_URL, f"hour-ledger:timebank:{volunteer_id}")
 
     @event("Opened")
-    def __init__(self, id: UUID, volunteer_id: UUID, posted_by: dict[str, Any]) -> None:
+    def __init__(self, id: UUID, volunteer_id: UUID, posted_by: PostedBy) -> None:
         self.volunteer_id = volunteer_id
         self.balance_minutes = 0
 
@@ -28,7 +28,7 @@ class TimebankAccount(Aggregate):
         minutes: int,
         cap_minutes: int,
         entry: str,
-        posted_by: dict[str, Any],
+        posted_by: PostedBy,
     ) -> None:
         if self.balance_minutes + minutes > cap_minutes:
             raise TimebankCapExceededError(
@@ -38,10 +38,10 @@ class TimebankAccount(Aggregate):
         self._credited(transaction_id=transaction_id, minutes=minutes, entry=entry, posted_by=posted_by)
 
     @event("Credited")
-    def _credited(self, transaction_id: UUID, minutes: int, entry: str, posted_by: dict[str, Any]) -> None:
+    def _credited(self, transaction_id: UUID, minutes: int, entry: str, posted_by: PostedBy) -> None:
         self.balance_minutes += minutes
 
-    def debit(self, transaction_id: UUID, minutes: int, entry: str, posted_by: dict[str, Any]) -> None:
+    def debit(self, transaction_id: UUID, minutes: int, entry: str, posted_by: PostedBy) -> None:
         if self.balance_minutes < minutes:
             raise InsufficientBalanceError(
                 f"time-bank balance is {self.balance_minutes} minutes, {minutes} asked"
@@ -49,5 +49,5 @@ class TimebankAccount(Aggregate):
         self._debited(transaction_id=transaction_id, minutes=minutes, entry=entry, posted_by=posted_by)
 
     @event("Debited")
-    def _debited(self, transaction_id: UUID, minutes: int, entry: str, posted_by: dict[str, Any]) -> None:
+    def _debited(self, transaction_id: UUID, minutes: int, entry: str, posted_by: PostedBy) -> None:
         self.balance_minutes -= minutes

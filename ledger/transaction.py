@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import LedgerError
+from ledger.vocabulary import AccountAddress, Book, Leg, PostedBy
 
 
 class UnbalancedLegsError(LedgerError):
@@ -28,9 +29,9 @@ class Transaction(Aggregate):
         type: str,
         content: dict[str, Any],
         fingerprint: str,
-        legs: list[dict[str, Any]],
+        legs: list[Leg],
         details: dict[str, Any],
-        posted_by: dict[str, Any],
+        posted_by: PostedBy,
     ) -> None:
         if sum(leg["minutes"] for leg in legs) != 0:
             raise UnbalancedLegsError(f"legs of transaction {id} do not sum to zero: {legs}")
@@ -52,38 +53,11 @@ class Transaction(Aggregate):
         return UUID(reverses) if reverses else None
 
     @event("Reversed")
-    def mark_reversed(self, reversal_id: UUID, posted_by: dict[str, Any]) -> None:
+    def mark_reversed(self, reversal_id: UUID, posted_by: PostedBy) -> None:
         self.reversed_by = reversal_id
 
 
 def service_minutes_of(record: Transaction, volunteer_id: UUID) -> int:
     """What a service record credited to the volunteer's service book."""
-    account = volunteer_service(volunteer_id)
+    account = str(AccountAddress.volunteer(volunteer_id, Book.SERVICE))
     return sum(leg["minutes"] for leg in record.legs if leg["account"] == account)
-
-
-def leg(account: str, minutes: int) -> dict[str, Any]:
-    return {"account": account, "minutes": minutes}
-
-
-def volunteer_service(volunteer_id: UUID) -> str:
-    return f"volunteer:{volunteer_id}:service"
-
-
-def volunteer_timebank(volunteer_id: UUID) -> str:
-    return f"volunteer:{volunteer_id}:timebank"
-
-
-def org_service(organization_id: UUID) -> str:
-    return f"org:{organization_id}:service"
-
-
-def org_timebank(organization_id: UUID | str) -> str:
-    return f"org:{organization_id}:timebank"
-
-
-def exchange_point(point_id: UUID) -> str:
-    return f"point:{point_id}"
-
-
-POOL = "pool"

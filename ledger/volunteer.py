@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import InsufficientBalanceError, OverlappingServiceError
-from ledger.stars import star_level
+from ledger.vocabulary import PostedBy, epoch_microseconds, moment_of, star_level
 
 
 class Volunteer(Aggregate):
@@ -23,7 +23,7 @@ class Volunteer(Aggregate):
         organization_id: UUID | None,
         birth_year: int | None,
         id_number_hash: str | None,
-        posted_by: dict[str, Any],
+        posted_by: PostedBy,
     ) -> None:
         self.name = name
         self.region_code = region_code
@@ -58,14 +58,14 @@ class Volunteer(Aggregate):
         started_at: datetime,
         ended_at: datetime,
         minutes: int,
-        posted_by: dict[str, Any],
+        posted_by: PostedBy,
     ) -> None:
-        start, end = _micros(started_at), _micros(ended_at)
+        start, end = epoch_microseconds(started_at), epoch_microseconds(ended_at)
         for other_id, (other_start, other_end) in self.service_periods.items():
             if start < other_end and other_start < end:
                 raise OverlappingServiceError(
                     f"service from {started_at.isoformat()} to {ended_at.isoformat()} overlaps "
-                    f"service record {other_id} ({_moment(other_start)} to {_moment(other_end)})"
+                    f"service record {other_id} ({moment_of(other_start).isoformat()} to {moment_of(other_end).isoformat()})"
                 )
         self._service_recorded(
             transaction_id=transaction_id,
@@ -82,13 +82,13 @@ class Volunteer(Aggregate):
         started_at: datetime,
         ended_at: datetime,
         minutes: int,
-        posted_by: dict[str, Any],
+        posted_by: PostedBy,
     ) -> None:
         self.earned_minutes += minutes
-        self.service_periods[str(transaction_id)] = [_micros(started_at), _micros(ended_at)]
+        self.service_periods[str(transaction_id)] = [epoch_microseconds(started_at), epoch_microseconds(ended_at)]
 
     def reverse_service(
-        self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: dict[str, Any]
+        self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: PostedBy
     ) -> None:
         if self.available_minutes < minutes:
             raise InsufficientBalanceError(
@@ -104,12 +104,12 @@ class Volunteer(Aggregate):
 
     @event("ServiceReversed")
     def _service_reversed(
-        self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: dict[str, Any]
+        self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: PostedBy
     ) -> None:
         self.earned_minutes -= minutes
         self.service_periods.pop(str(transaction_id), None)
 
-    def redeem(self, transaction_id: UUID, minutes: int, posted_by: dict[str, Any]) -> None:
+    def redeem(self, transaction_id: UUID, minutes: int, posted_by: PostedBy) -> None:
         if self.available_minutes < minutes:
             raise InsufficientBalanceError(
                 f"redemption costs {minutes} minutes, {self.available_minutes} available"
@@ -117,22 +117,12 @@ class Volunteer(Aggregate):
         self._redeemed(transaction_id=transaction_id, minutes=minutes, posted_by=posted_by)
 
     @event("Redeemed")
-    def _redeemed(self, transaction_id: UUID, minutes: int, posted_by: dict[str, Any]) -> None:
+    def _redeemed(self, transaction_id: UUID, minutes: int, posted_by: PostedBy) -> None:
         self.redeemed_minutes += minutes
 
     @event("RedemptionReversed")
     def reverse_redemption(
-        self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: dict[str, Any]
+        self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: PostedBy
     ) -> None:
         self.redeemed_minutes -= minutes
 
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - EPOCH) // timedelta(microseconds=1)
-
-
-def _moment(micros: int) -> str:
-    return (EPOCH + timedelta(microseconds=micros)).isoformat()

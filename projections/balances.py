@@ -19,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
-from ledger.stars import star_level
+from ledger.vocabulary import star_level
 from ledger.timebank import TimebankAccount
 from ledger.transaction import Transaction
 from ledger.volunteer import Volunteer

@@ -24,7 +24,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from ledger.exchange_point import ExchangePoint
 from ledger.organization import Organization
-from ledger.stars import star_level
+from ledger.vocabulary import star_level
 from ledger.timebank import TimebankAccount
 from ledger.transaction import Transaction
 from ledger.volunteer import Volunteer

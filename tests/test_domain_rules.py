@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.commands import MAX_MINUTES, RecordService
+from ledger.commands import RecordService
 from ledger.config import DEFAULT_TIMEBANK_CAP_MINUTES, LedgerSettings
 from ledger.errors import (
     InsufficientBalanceError,
@@ -19,8 +19,8 @@ from ledger.errors import (
     TransactionIdConflictError,
     ValidationError,
 )
-from ledger.stars import NATIONAL_THRESHOLDS_MINUTES, star_level
 from ledger.transaction import Transaction, UnbalancedLegsError
+from ledger.vocabulary import MAX_MINUTES, NATIONAL_THRESHOLDS_MINUTES, star_level
 from tests.builders import (
     CST,
     DAY_ONE,

@@ -8,7 +8,7 @@ from ledger.config import DEFAULT_TIMEBANK_CAP_MINUTES, ConfigurationError, Ledg
 from ledger.errors import ValidationError
 from ledger.persistence import DEFAULT_DATABASE_URL, DatabaseUrlError, persistence_env
 from ledger.regions import ancestors, check_region_code, is_region_code, is_within, level_of
-from ledger.stars import NATIONAL_THRESHOLDS_MINUTES
+from ledger.vocabulary import NATIONAL_THRESHOLDS_MINUTES
 
 # Regions ------------------------------------------------------------------------------
 

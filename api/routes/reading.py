@@ -18,8 +18,8 @@ from api.routes import problems
 from api.schemas import BalanceOut, DomainEventOut, StatementOut
 from ledger.actors import Role
 from ledger.errors import NotFoundError, UnavailableError, ValidationError
+from ledger.vocabulary import CHINA_STANDARD_TIME
 
-CHINA = timezone(timedelta(hours=8))
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 router = APIRouter(prefix="/v1", tags=["reading"])
@@ -118,7 +118,7 @@ def moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
             raise ValueError(text)
         if len(text) == 10:
             day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=CHINA)
+            start = datetime(day.year, day.month, day.day, tzinfo=CHINA_STANDARD_TIME)
             return start + timedelta(days=1, microseconds=-1) if end_of_day else start
         # An unencoded "+" in a query string arrives as a space: read it as the "+" it was.
         parsed = datetime.fromisoformat(text.replace(" ", "+").replace("Z", "+00:00").replace("z", "+00:00"))

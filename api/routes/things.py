@@ -21,11 +21,12 @@ from api.schemas import (
     VolunteerOut,
 )
 from ledger.actors import Role
+from ledger.vocabulary import MAX_SKU, SKU_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["things"])
 
 # The same shape a redemption's `items[].sku` must have, or an item could be put but never redeemed.
-SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+SkuPath = Annotated[str, Path(min_length=1, max_length=MAX_SKU, pattern=SKU_PATTERN)]
 
 
 def _created(response: Response, created: bool) -> None:

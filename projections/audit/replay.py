@@ -37,9 +37,10 @@ from eventsourcing.domain import CanInitAggregate
 from ledger.certificate import Certificate
 from ledger.exchange_point import ExchangePoint
 from ledger.pool import POOL_ID, CommunityPool
-from ledger.stars import star_level
 from ledger.timebank import TimebankAccount
-from ledger.transaction import POOL, Transaction
+from ledger.transaction import Transaction
+from ledger.vocabulary import POOL_ACCOUNT as POOL
+from ledger.vocabulary import star_level
 from ledger.volunteer import Volunteer
 
 PAGE_SIZE = 5_000
