@@ -14,7 +14,8 @@ from ledger.exchange_point import ExchangePoint
 from ledger.pool import POOL_ID
 from projections import ReadModels
 from projections.audit.replay import Difference, ReplayReport, replay
-from projections.schema import BAL_ENTRY, BAL_VOLUNTEER, physical
+from projections.balances.tables import BAL_ENTRY, BAL_VOLUNTEER
+from projections.engine.tables import physical
 from tests.builders import (
     AppWorld,
     deposit,

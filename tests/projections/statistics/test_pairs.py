@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 from ledger.actors import SYSTEM
 from ledger.application import HourLedger
 from ledger.commands import DepositTimebank, RecordService, Reverse
+from ledger.vocabulary import CHINA_STANDARD_TIME as CST
 from projections import ReadModels
-from projections.dims import CST, NO_DAY
-from projections.schema import ST_PAIR
-from projections.stats import stretches
-from projections.store import Changes
+from projections.engine.changes import Changes
+from projections.statistics.dimensions import NO_DAY
+from projections.statistics.projection import stretches
+from projections.statistics.tables import ST_PAIR
 
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=timezone.utc)
 START = datetime(2025, 1, 1, 9, 0, tzinfo=CST)

@@ -31,8 +31,9 @@ from ledger.commands import (
 from ledger.config import LedgerSettings
 from ledger.errors import ValidationError
 from ledger.persistence import persistence_env
+from ledger.vocabulary import CHINA_STANDARD_TIME as CST
+from ledger.vocabulary import local_day
 from projections import ReadModels
-from projections.dims import CST, day_of
 from tests.conftest import fresh_store
 
 NOW = datetime(2022, 1, 1, tzinfo=timezone.utc)
@@ -165,8 +166,8 @@ def build(s: Scenario) -> None:
         app.post(SYSTEM, Reverse(id=uuid4(), reverses=original, reason="录入错误"))
 
     # Everything recorded today must be on one China Standard Time day (not across midnight).
-    recorded = {day_of(e.timestamp) for e in app.events.get(ids["v1"])} | {
-        day_of(e.timestamp) for n in app.recorder.select_notifications(1, 10_000)
+    recorded = {local_day(e.timestamp) for e in app.events.get(ids["v1"])} | {
+        local_day(e.timestamp) for n in app.recorder.select_notifications(1, 10_000)
         for e in [app.mapper.to_domain_event(n)]
     }
     if len(recorded) != 1:

@@ -1,25 +1,30 @@
 """SQLite dialect of the read-model store: the same file as the events (the ledger's own
 connection pool), write batches in `BEGIN IMMEDIATE` transactions, reads in snapshot
 transactions. SQLite has no notifications: followers poll, and wake early when the ledger in
-their own process saves (`HourLedger.on_saved`)."""
+their own process saves (`HourLedger.on_saved`). No bulk load: a rebuild's projections process
+every event."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from eventsourcing.persistence import PersistenceError
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteTrackingRecorder
 
-from projections.schema import Table
-from projections.sql_store import SqlReadModelStore
+from projections.engine.sql import SqlReadModelStore
+from projections.engine.tables import Table
 
 
 class SQLiteReadModelStore(SqlReadModelStore, SQLiteTrackingRecorder):
     kind = "sqlite"
+    database_errors = (PersistenceError, sqlite3.Error)
 
-    def __init__(self, datastore: SQLiteDatastore, events: SQLiteApplicationRecorder) -> None:
+    def __init__(self, datastore: SQLiteDatastore, events: SQLiteApplicationRecorder, tables: Sequence[Table]) -> None:
         SQLiteTrackingRecorder.__init__(self, datastore)
+        self.tables = tuple(tables)
         self.events_table = events.events_table_name
         self.events = events
 
@@ -36,17 +41,21 @@ class SQLiteReadModelStore(SqlReadModelStore, SQLiteTrackingRecorder):
     def _originator_id(self, value: Any) -> Any:
         return self.events.convert_originator_id(value)
 
-    def _q(self, name: str) -> str:
+    def qualified(self, name: str) -> str:
         return name
+
+    @property
+    def tracking_table(self) -> str:
+        return "tracking"  # eventsourcing's SQLiteTrackingRecorder names it so
 
     def _column_type(self, table: Table, column: str) -> str:
         return "INTEGER" if table.kind(column) == "int" else "TEXT"
 
-    def _tracking_table(self) -> str:
-        return "tracking"  # eventsourcing's SQLiteTrackingRecorder names it so
-
     def _create_tracking_table(self) -> None:
         SQLiteTrackingRecorder.create_table(self)
+
+    def _tables_like_query(self) -> str:
+        return "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ? ESCAPE '\\'"
 
     @contextmanager
     def _write(self) -> Iterator[Any]:

@@ -1,27 +1,29 @@
 """PostgreSQL dialect of the read-model store: the events' schema (POSTGRES_SCHEMA) and the
-ledger's connection pool, bulk writes with `unnest` (one statement per table per batch),
-snapshot reads (REPEATABLE READ, begun by one statement), single-statement reads (autocommit: a
-statement sees a snapshot of its own), and LISTEN on the channel eventsourcing's
-`PostgresApplicationRecorder` NOTIFYs in every transaction that inserts events."""
+ledger's connection pool, bulk writes (binary COPY into a staging table, then one statement per
+table per batch), snapshot reads (REPEATABLE READ, begun by one statement), single-statement
+reads (autocommit: a statement sees a snapshot of its own), LISTEN on the channel
+eventsourcing's `PostgresApplicationRecorder` NOTIFYs in every transaction that inserts events,
+and the bulk load of a rebuild (`bulk.py`)."""
 
 from __future__ import annotations
 
 import os
 import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
-
+from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresTrackingRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from projections.schema import ALL_TABLES, Table, physical
-from projections.sql_store import SqlReadModelStore
+from projections.engine.bulk import BulkLoad, BulkPlan
+from projections.engine.sql import SqlReadModelStore
+from projections.engine.tables import Table, physical
 
 TRACKING_TABLE = "rm_tracking"
 BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
@@ -33,26 +35,31 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
     update_lock = " FOR UPDATE"
     supports_notifications = True
     rebuild_batch_size = 5_000
+    database_errors = (PersistenceError, psycopg.Error)
 
-    def __init__(self, datastore: PostgresDatastore, events: PostgresApplicationRecorder) -> None:
+    def __init__(
+        self, datastore: PostgresDatastore, events: PostgresApplicationRecorder, tables: Sequence[Table]
+    ) -> None:
         PostgresTrackingRecorder.__init__(self, datastore, tracking_table_name=TRACKING_TABLE)
+        self.tables = tuple(tables)
         self.schema = datastore.schema
         self.channel = events.channel_name
         self.events_table = events.events_table_name
         # One advisory lock per schema serialises changes of generations.
         self.lock_key = zlib.crc32(f"hour-ledger-read-models:{self.schema}".encode())
 
-    def _q(self, name: str) -> str:
+    def qualified(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
+
+    @property
+    def tracking_table(self) -> str:
+        return self.qualified(TRACKING_TABLE)
 
     def _column_type(self, table: Table, column: str) -> str:
         return "BIGINT" if table.kind(column) == "int" else 'TEXT COLLATE "C"'
 
     def _array_type(self, table: Table, column: str) -> str:
         return "bigint[]" if table.kind(column) == "int" else "text[]"
-
-    def _tracking_table(self) -> str:
-        return self._q(TRACKING_TABLE)
 
     def _create_tracking_table(self) -> None:
         # Two processes starting at once on a new schema must not both create the table.
@@ -63,6 +70,13 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
 
+    def _tables_like_query(self) -> str:
+        schema = self.schema.replace("'", "''")
+        return (
+            "SELECT tablename FROM pg_catalog.pg_tables "
+            f"WHERE schemaname = '{schema}' AND tablename LIKE ? ESCAPE '\\'"
+        )
+
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s")
 
@@ -70,18 +84,22 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         marks = ", ".join("?" for _ in range(topics))
         return (
             f"SELECT notification_id, originator_id, originator_version, topic, state "
-            f"FROM {self._q(self.events_table)} WHERE notification_id > ? AND notification_id <= ? "
+            f"FROM {self.qualified(self.events_table)} WHERE notification_id > ? AND notification_id <= ? "
             f"AND topic IN ({marks}) ORDER BY notification_id LIMIT ?"
         )
 
     def _head_query(self) -> str:
-        return f"SELECT MAX(notification_id) FROM {self._q(self.events_table)}"
+        return f"SELECT MAX(notification_id) FROM {self.qualified(self.events_table)}"
 
     def _originator_id(self, value: Any) -> Any:
         return value
 
     def _lock(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """A connection of the ledger's pool (autocommit: transactions are the caller's)."""
+        return self.datastore.get_connection()
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
@@ -120,20 +138,11 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
             yield conn.cursor(row_factory=tuple_row)
 
     def bulk_load(
-        self, generation: int, names: Sequence[str], thresholds: Sequence[int],
+        self, generation: int, names: Sequence[str], plans: Sequence[BulkPlan],
         progress: Callable[[int, int], None] | None = None, stage: Callable[[str], None] | None = None,
         work_mem: str = "1GB",
     ) -> int | None:
-        from projections.postgres_rebuild import PostgresRebuild
-
-        return PostgresRebuild(self, generation, names, thresholds, work_mem=work_mem).run(progress, stage)
-
-    def _drop_generation(self, cur: Any, generation: int, names: Sequence[str]) -> None:
-        from projections.postgres_rebuild import STAGING, staging_table
-
-        super()._drop_generation(cur, generation, names)
-        for name in STAGING:  # what a bulk load that died half-way left
-            cur.execute(f"DROP TABLE IF EXISTS {self._q(staging_table(generation, name))}")
+        return BulkLoad(self, generation, names, plans, work_mem=work_mem).run(progress, stage)
 
     def analyze(self, generation: int) -> None:
         # VACUUM too: a rebuild updates rollup rows many times over (the Python path), and it
@@ -141,10 +150,10 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         # connection and core at once.
         def vacuum(table: Table) -> None:
             with self.datastore.get_connection() as conn:
-                conn.execute(f"VACUUM (ANALYZE) {self._q(physical(generation, table))}")
+                conn.execute(f"VACUUM (ANALYZE) {self.qualified(physical(generation, table))}")
 
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-            list(pool.map(vacuum, ALL_TABLES))
+            list(pool.map(vacuum, self.tables))
 
     # Bulk statements: rows are COPied (binary) into a session's temporary staging table,
     # then merged with one statement: far cheaper than parameters for thousands of rows.
@@ -177,7 +186,7 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         match = " AND ".join(f"t.{c} = k.{c}" for c in table.key)
         if zero_only:
             match += "".join(f" AND t.{m} = 0" for m in table.measures)
-        cur.execute(f"DELETE FROM {self._q(physical(generation, table))} AS t USING {stage} AS k WHERE {match}")
+        cur.execute(f"DELETE FROM {self.qualified(physical(generation, table))} AS t USING {stage} AS k WHERE {match}")
 
     def _unnest(self, table: Table, columns: Sequence[str]) -> str:
         return "unnest(" + ", ".join(f"%s::{self._array_type(table, c)}" for c in columns) + ")"
@@ -186,7 +195,7 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
     def _arrays(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
         return [[row[i] for row in rows] for i in range(width)]
 
-    def _select_in(
+    def select_in(
         self, cur: Any, generation: int, table: Table, columns: Sequence[str],
         values: Sequence[tuple[Any, ...]], select: Sequence[str],
     ) -> list[tuple[Any, ...]]:
@@ -195,7 +204,7 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         match = " AND ".join(f"t.{c} = k.{c}" for c in columns)
         distinct = sorted(set(values))
         text = (
-            f"SELECT {', '.join('t.' + c for c in select)} FROM {self._q(physical(generation, table))} AS t "
+            f"SELECT {', '.join('t.' + c for c in select)} FROM {self.qualified(physical(generation, table))} AS t "
             f"JOIN {self._unnest(table, columns)} AS k({', '.join(columns)}) ON {match}"
         )
         cur.execute(text, self._arrays(distinct, len(columns)))
@@ -214,7 +223,7 @@ class PostgresReadModelStore(SqlReadModelStore, PostgresTrackingRecorder):
         arrays (thousands of them per batch: the text ones cost more than the lookups)."""
         if not values:
             return []
-        name = self._q(physical(generation, table))
+        name = self.qualified(physical(generation, table))
         *lead, _ = columns
         cols = ", ".join("t." + c for c in select)
         key = "(" + ", ".join(f"t.{c}" for c in columns) + ")"

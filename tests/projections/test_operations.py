@@ -27,7 +27,7 @@ from ledger.volunteer import Volunteer
 from projections import ReadModels
 from projections.cli import app as cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=timezone.utc)
 START = datetime(2025, 1, 1, 1, 0, tzinfo=timezone.utc)
 
@@ -194,19 +194,19 @@ def test_gaps_in_notification_ids_are_passed_over(app: HourLedger) -> None:
 # that the test's SIGKILL lands mid-batch for certain.
 FREEZE = """
 import os, signal, sys
-from projections.sql_store import SqlReadModelStore
+from projections.engine.sql import SqlReadModelStore
 
-_apply = SqlReadModelStore._apply
+_write_changes = SqlReadModelStore.write_changes
 _calls = [0]
 
-def _apply_then_freeze(self, cur, generation, changes):
-    _apply(self, cur, generation, changes)
+def _write_then_freeze(self, cur, generation, changes):
+    _write_changes(self, cur, generation, changes)
     _calls[0] += 1
     if _calls[0] == int(os.environ["FREEZE_IN_BATCH"]):
         print("frozen inside a transaction", flush=True)
         os.kill(os.getpid(), signal.SIGSTOP)
 
-SqlReadModelStore._apply = _apply_then_freeze
+SqlReadModelStore.write_changes = _write_then_freeze
 """
 
 

@@ -1,5 +1,6 @@
-"""Statistics: pre-aggregated daily figures by region, organisation, category and exchange point,
-and distinct counts (active volunteers, beneficiaries) that sum over any date range.
+"""The statistics' rule: pre-aggregated daily figures by region, organisation, category and
+exchange point, and distinct counts (active volunteers, beneficiaries) that sum over any date
+range.
 
 Rules (SPEC §3 "Statistics", decisions in docs/projections.md):
 - days are China Standard Time calendar days; service records count on the day of
@@ -11,6 +12,9 @@ Rules (SPEC §3 "Statistics", decisions in docs/projections.md):
   were recorded;
 - a reversal takes back its original's contribution on the original's days, so a reversed
   transaction counts in no figure.
+
+`bulk.py` restates this rule in SQL for PostgreSQL's bulk rebuild; `tests/projections/statistics`
+holds the two equal.
 """
 
 from __future__ import annotations
@@ -18,27 +22,24 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
 
 from ledger.exchange_point import ExchangePoint
 from ledger.organization import Organization
-from ledger.vocabulary import star_level
 from ledger.timebank import TimebankAccount
 from ledger.transaction import Transaction
+from ledger.vocabulary import UNAFFILIATED, TransactionType, local_day, star_level
 from ledger.volunteer import Volunteer
-from projections.dims import (
-    ALL_LEVELS,
-    EXACT,
-    NO_DAY,
-    ROLLUP_LEVELS,
-    UNAFFILIATED,
-    day_of,
-    parse_time,
-    region_keys,
-)
-from projections.schema import (
+from projections.engine.changes import Changes
+from projections.engine.runner import Fetch
+from projections.statistics.dimensions import DEEPEST_LEVEL, DEEPEST_ROLLUP, EXACT, NO_DAY, region_keys
+from projections.statistics.tables import (
+    ACTIVE_VOLUNTEERS,
+    ALL,
+    BENEFICIARIES,
     DAY_MEASURES,
     ST_COUNT,
     ST_DAY,
@@ -47,32 +48,22 @@ from projections.schema import (
     ST_PAIR,
     ST_POINT,
     ST_VOLUNTEER,
-    STATS_TABLES,
+    TABLES,
+    beneficiary_scope,
+    category_group,
+    exchange_point_group,
+    organization_group,
+    parse_beneficiary_scope,
 )
-from projections.store import Changes
 
-SERVICE_RECORD = "service_record"
-DEPOSIT = "timebank_deposit"
-WITHDRAWAL = "timebank_withdrawal"
-REDEMPTION = "redemption"
-REVERSAL = "reversal"
+SERVICE_RECORD = TransactionType.SERVICE_RECORD
+DEPOSIT = TransactionType.TIMEBANK_DEPOSIT
+WITHDRAWAL = TransactionType.TIMEBANK_WITHDRAWAL
+REDEMPTION = TransactionType.REDEMPTION
+# The transaction types that count in a figure; transfers, donations and grants move hours
+# inside the time bank and count in none.
 COUNTED = (SERVICE_RECORD, DEPOSIT, WITHDRAWAL, REDEMPTION)
 MEASURE_INDEX = {m: i for i, m in enumerate(DAY_MEASURES)}
-
-ACTIVE = "a"  # volunteers with service (a service record or a time-bank deposit) on a day
-BENEFICIARY = "b"  # distinct beneficiary_id of deposits and withdrawals
-
-
-class Fetch(Protocol):
-    """The store's `fetch` of the generation being written (`ReadModelStore.fetch`)."""
-
-    def __call__(
-        self, table: Any, columns: Sequence[str], values: Sequence[tuple[Any, ...]], *, nearest: bool = False
-    ) -> list[dict[str, Any]]: ...
-
-
-def org_group(org: str) -> str:
-    return f"o:{org}"
 
 
 def transitions(records: list[dict[str, Any]], thresholds: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -133,9 +124,9 @@ def _between(days: list[int], low: int | None, high: int | None, closed: bool) -
     return days[start:end]
 
 
-class StatsProjection:
+class StatisticsProjection:
     name = "stats"
-    tables = STATS_TABLES
+    tables = TABLES
     topics = (
         Organization.Registered,
         ExchangePoint.Registered,
@@ -178,7 +169,7 @@ class _Batch:
         for _, e in events:
             if isinstance(e, Transaction.Posted):
                 content = e.content
-                if e.type == REVERSAL:
+                if e.type == TransactionType.REVERSAL:
                     reversed_ids.add(str(content["reverses"]))
                 if content.get("volunteer_id"):
                     volunteer_ids.add(str(content["volunteer_id"]))
@@ -223,7 +214,7 @@ class _Batch:
     def service_records(self, vid: str) -> list[dict[str, Any]]:
         """The volunteer's unreversed service records, stored and of this batch."""
         if vid not in self.stored_service:
-            self.stored_service[vid] = self.fetch(ST_FACT, ("volunteer_id", "kind"), [(vid, SERVICE_RECORD)])
+            self.stored_service[vid] = self.fetch(ST_FACT, ("volunteer_id", "kind"), [(vid, SERVICE_RECORD.value)])
         records = {r["transaction_id"]: r for r in self.stored_service[vid]}
         records.update({r["transaction_id"]: r for r in self.new_service[vid]})
         return [r for tid, r in records.items() if self.facts.get(tid, r) is not None]
@@ -234,21 +225,21 @@ class _Batch:
         if isinstance(e, Transaction.Posted):
             if e.type in COUNTED:
                 self.counted(position, e)
-            elif e.type == REVERSAL:
+            elif e.type == TransactionType.REVERSAL:
                 self.reversal(str(e.content["reverses"]))
         elif isinstance(e, Volunteer.Registered):
             vid = str(e.originator_id)
             org = str(e.organization_id) if e.organization_id else UNAFFILIATED
             row = {
                 "volunteer_id": vid, "region": e.region_code, "org": org,
-                "registered_day": day_of(e.timestamp), "earned": 0, "star": 0,
+                "registered_day": local_day(e.timestamp), "earned": 0, "star": 0,
             }
             self.volunteers[vid] = row
             self.dirty_volunteers.add(vid)
-            self.add_day(e.region_code, ("", org_group(org)), row["registered_day"], volunteers=1)
+            self.add_day(e.region_code, (ALL, organization_group(org)), row["registered_day"], volunteers=1)
         elif isinstance(e, TimebankAccount.Opened):
             v = self.volunteer(str(e.volunteer_id))
-            self.add_day(v["region"], ("", org_group(v["org"])), day_of(e.timestamp), timebank_accounts=1)
+            self.add_day(v["region"], (ALL, organization_group(v["org"])), local_day(e.timestamp), timebank_accounts=1)
         elif isinstance(e, Organization.Registered):
             self.changes.put(ST_ORG, {"org": str(e.originator_id), "name": e.name, "region": e.region_code})
         elif isinstance(e, ExchangePoint.Registered):
@@ -260,7 +251,7 @@ class _Batch:
         content, details = e.content, e.details
         tid = str(e.originator_id)
         vid = str(content["volunteer_id"])
-        recorded_day = day_of(e.timestamp)
+        recorded_day = local_day(e.timestamp)
         fact: dict[str, Any] = {
             "transaction_id": tid, "kind": e.type, "volunteer_id": vid, "pos": position,
             "day": recorded_day, "recorded_day": recorded_day, "minutes": int(details["minutes"]),
@@ -268,10 +259,10 @@ class _Batch:
             "beneficiary": str(content["beneficiary_id"]) if content.get("beneficiary_id") else None,
         }
         if e.type == SERVICE_RECORD:
-            fact.update(day=day_of(parse_time(content["started_at"])), org=str(content["organization_id"]),
-                        category=str(content["category"]))
+            fact.update(day=local_day(datetime.fromisoformat(content["started_at"])),
+                        org=str(content["organization_id"]), category=str(content["category"]))
         elif e.type == DEPOSIT:
-            fact.update(day=day_of(parse_time(content["served_at"])), org=str(content["organization_id"]))
+            fact.update(day=local_day(datetime.fromisoformat(content["served_at"])), org=str(content["organization_id"]))
         elif e.type == WITHDRAWAL:
             fact.update(org=str(details.get("settled_by") or self.volunteer(vid)["org"]))
         elif e.type == REDEMPTION:
@@ -316,46 +307,46 @@ class _Batch:
             deltas[f"star{old}"] = -sign
         if new >= 1:
             deltas[f"star{new}"] = deltas.get(f"star{new}", 0) + sign
-        self.add_day(v["region"], ("", org_group(v["org"])), day, **deltas)
+        self.add_day(v["region"], (ALL, organization_group(v["org"])), day, **deltas)
 
     def contribute(self, fact: dict[str, Any], sign: int) -> None:
         kind, day, minutes = fact["kind"], fact["day"], fact["minutes"]
         v = self.volunteer(fact["volunteer_id"])
         if kind == SERVICE_RECORD:
-            groups = ("", org_group(fact["org"]), f"c:{fact['category']}")
+            groups = (ALL, organization_group(fact["org"]), category_group(fact["category"]))
             self.add_day(v["region"], groups, day, service_records=sign, service_minutes=sign * minutes)
             for scope in groups:
-                self.occurrences[(ACTIVE, v["volunteer_id"])][scope][day] += sign
+                self.occurrences[(ACTIVE_VOLUNTEERS, v["volunteer_id"])][scope][day] += sign
         elif kind == DEPOSIT:
-            groups = ("", org_group(fact["org"]))
+            groups = (ALL, organization_group(fact["org"]))
             self.add_day(v["region"], groups, day, deposited_minutes=sign * minutes)
             for scope in groups:
-                self.occurrences[(ACTIVE, v["volunteer_id"])][scope][day] += sign
+                self.occurrences[(ACTIVE_VOLUNTEERS, v["volunteer_id"])][scope][day] += sign
             self.beneficiary(fact, v["region"], sign)
         elif kind == WITHDRAWAL:
-            self.add_day(v["region"], ("", org_group(fact["org"])), day, withdrawn_minutes=sign * minutes)
+            self.add_day(v["region"], (ALL, organization_group(fact["org"])), day, withdrawn_minutes=sign * minutes)
             self.beneficiary(fact, v["region"], sign)
         elif kind == REDEMPTION:
             point = self.point(fact["point"])
-            groups = ("", f"p:{fact['point']}", org_group(v["org"]))
+            groups = (ALL, exchange_point_group(fact["point"]), organization_group(v["org"]))
             self.add_day(point["region"], groups, day, redemptions=sign, redeemed_minutes=sign * minutes,
                          items=sign * fact["items"])
 
     def beneficiary(self, fact: dict[str, Any], region: str, sign: int) -> None:
         if not fact["beneficiary"]:
             return
-        scopes = self.occurrences[(BENEFICIARY, fact["beneficiary"])]
-        for lvl, anc in region_keys(region, ALL_LEVELS):
-            for grp in ("", org_group(fact["org"])):
-                scopes[f"{lvl}|{anc}|{grp}"][fact["day"]] += sign
+        scopes = self.occurrences[(BENEFICIARIES, fact["beneficiary"])]
+        for level, ancestor in region_keys(region, DEEPEST_LEVEL):
+            for group in (ALL, organization_group(fact["org"])):
+                scopes[beneficiary_scope(level, ancestor, group)][fact["day"]] += sign
 
     def add_day(self, region: str, groups: Sequence[str], day: int, **deltas: int) -> None:
         items = [(MEASURE_INDEX[m], v) for m, v in deltas.items() if v]
         sums = self.changes.adds[ST_DAY]
         width = len(DAY_MEASURES)
-        for lvl, anc in region_keys(region, ROLLUP_LEVELS):
-            for grp in groups:
-                key = (lvl, anc, grp, day)
+        for level, ancestor in region_keys(region, DEEPEST_ROLLUP):
+            for group in groups:
+                key = (level, ancestor, group, day)
                 vector = sums.get(key)
                 if vector is None:
                     vector = sums[key] = [0] * width
@@ -365,18 +356,22 @@ class _Batch:
     # Distinct counts -------------------------------------------------------------------
 
     def region_of(self, measure: str, subject: str) -> str:
-        return self.volunteer(subject)["region"] if measure == ACTIVE else ""
+        return self.volunteer(subject)["region"] if measure == ACTIVE_VOLUNTEERS else ""
 
     def rollups(self, measure: str, subject: str, scope: str) -> list[tuple[int, str]]:
-        """The st_count rows a pair of this scope counts in (none: counted from st_pair)."""
-        if measure == ACTIVE:
-            if scope:
+        """The st_count rows (level, ancestor) a pair of this scope counts in (none: counted
+        from st_pair itself)."""
+        if measure == ACTIVE_VOLUNTEERS:
+            if scope != ALL:
                 return []
             region = self.volunteer(subject)["region"]
             # exact codes only above county level (rare): county and below are rolled up
-            return [(lvl, anc) for lvl, anc in region_keys(region, ROLLUP_LEVELS) if lvl < EXACT + ROLLUP_LEVELS]
-        lvl, anc, grp = scope.split("|", 2)
-        return [] if grp else [(int(lvl), anc)]
+            return [
+                (level, ancestor) for level, ancestor in region_keys(region, DEEPEST_ROLLUP)
+                if level < EXACT + DEEPEST_ROLLUP
+            ]
+        level, ancestor, group = parse_beneficiary_scope(scope)
+        return [] if group != ALL else [(level, ancestor)]
 
     def finish(self) -> Changes:
         # Only the stored pairs that can change are read: on each changed day, and the nearest
@@ -421,10 +416,10 @@ class _Batch:
             if rollups is None:
                 rollups = self.rollups(measure, subject, scope)
             counts = self.changes.adds[ST_COUNT]
-            for lvl, anc in rollups:
+            for level, ancestor in rollups:
                 for state, sign in ((before, -1), (after, +1)):
                     if state is not None:
-                        key = (measure, lvl, anc, day, state[1])
+                        key = (measure, level, ancestor, day, state[1])
                         vector = counts.get(key)
                         if vector is None:
                             counts[key] = [sign]

@@ -1,5 +1,6 @@
-"""Follows HourLedger's notification log: pages of notifications in, one database transaction
-per projection and page out (the projection's rows and its tracking position together).
+"""Follows HourLedger's notification log for one generation: pages of notifications in, one
+database transaction per projection and page out (the projection's rows and its tracking
+position together).
 
 Positions are notification ids. Reading `stop=head` after reading the head makes gaps
 harmless: PostgreSQL allocates ids under eventsourcing's table lock (commit order = id order;
@@ -17,18 +18,35 @@ from typing import Any, Protocol
 
 from eventsourcing.utils import get_topic
 
-from projections.store import Changes, PositionConflict, ReadModelStore
+from projections.engine.changes import Changes
+from projections.engine.store import PositionConflict, ReadModelStore
+from projections.engine.tables import Table
 
 log = logging.getLogger("projections")
 
 DEFAULT_BATCH_SIZE = 2000
 
+# (projection name, generation, position reached, events processed), after each batch.
+BatchDone = Callable[[str, int, int, int], None]
+
+
+class Fetch(Protocol):
+    """The store's `fetch` of the generation being written (`ReadModelStore.fetch`)."""
+
+    def __call__(
+        self, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]], *, nearest: bool = False
+    ) -> list[dict[str, Any]]: ...
+
 
 class Projection(Protocol):
+    """A read model's rule (its folder's `projection.py`): from a batch of events, in order,
+    and the rows stored so far (`fetch`), the changes to its `tables`."""
+
     name: str
     topics: tuple[type, ...]
+    tables: tuple[Table, ...]
 
-    def process(self, events: list[tuple[int, Any]], fetch: Any) -> Changes: ...
+    def process(self, events: list[tuple[int, Any]], fetch: Fetch) -> Changes: ...
 
 
 class Runner:
@@ -42,7 +60,7 @@ class Runner:
         generation: int,
         state: str,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        on_batch: Callable[[str, int, int, int], None] | None = None,
+        on_batch: BatchDone | None = None,
     ) -> None:
         self.ledger = ledger
         self.store = store

@@ -1,0 +1,71 @@
+"""The balances' bulk SQL (`projections/balances/bulk.py`) restates their rule
+(`projection.py`): on a ledger that meets every rule, a bulk rebuild gives exactly the rows a
+follower gives batch by batch, and PostgreSQL reads account addresses as `ledger.vocabulary`
+does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.application import HourLedger
+from ledger.persistence import persistence_env
+from ledger.vocabulary import VOLUNTEER_BOOK_PATTERN, AccountAddress, Book, volunteer_book
+from projections import ReadModels
+from projections.balances.tables import TABLES
+from tests.conftest import POSTGRES_URL, fresh_store, require_postgres
+from tests.projections.bulk_scenario import NOW, STARS, assert_same_tables, followed_and_bulk, record_every_rule
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> Iterator[str]:
+    with fresh_store("postgres", tmp_path) as found:
+        yield found
+
+
+def test_a_bulk_rebuild_gives_the_balances_a_follower_gives(url: str) -> None:
+    app = HourLedger(env=persistence_env(url), settings=STARS, clock=lambda: NOW)
+    try:
+        record_every_rule(app)
+        followed, rebuilt = followed_and_bulk(app)
+        assert len(followed["bal_entry"]) > 40 and len(followed["bal_txn"]) > 20
+        assert_same_tables(followed, rebuilt, TABLES)
+        # and the projection itself, rebuilding without the bulk path, agrees too
+        models = ReadModels(app)
+        models.rebuild(bulk=False)
+        assert_same_tables(followed, models.dump(), TABLES)
+    finally:
+        app.close()
+
+
+accounts = st.one_of(
+    st.builds(lambda v, b: str(AccountAddress.volunteer(v, b)), st.uuids(), st.sampled_from(Book)),
+    st.builds(lambda o, b: str(AccountAddress.organization(o, b)), st.uuids(), st.sampled_from(Book)),
+    st.builds(lambda p: str(AccountAddress.exchange_point(p)), st.uuids()),
+    st.just(str(AccountAddress.pool())),
+    st.text(alphabet="volunter:sicbkamp0-9", max_size=40),
+)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[psycopg.Connection]:
+    require_postgres()
+    with psycopg.connect(POSTGRES_URL) as conn:
+        yield conn
+
+
+@settings(max_examples=200, deadline=None)
+@given(account=accounts)
+def test_postgres_finds_a_volunteers_book_in_an_address_as_the_vocabulary_does(
+    postgres: psycopg.Connection, account: str
+) -> None:
+    (found,) = postgres.execute("SELECT regexp_match(%s, %s)", (account, VOLUNTEER_BOOK_PATTERN)).fetchone()
+    expected = volunteer_book(account)
+    assert (None if found is None else (found[0], Book(found[1]))) == expected
