@@ -60,12 +60,16 @@ class AccountKind(StrEnum):
 
 
 SEPARATOR = ":"
+# Where an address's parts stand once split at SEPARATOR, counted from 1 (as SQL's split_part
+# counts): its kind, then its owner, then its book.
+KIND_PART, OWNER_PART, BOOK_PART = 1, 2, 3
 # The organisation that settles a withdrawal of a volunteer who belongs to none
 # (`org:unaffiliated:timebank`), and the statistics' group of such volunteers.
 UNAFFILIATED = "unaffiliated"
 
 # A volunteer's book account: its two groups are the volunteer's id and the book. The bulk
-# SQL matches stored legs with this same pattern (PostgreSQL's regular expressions read it alike).
+# SQL matches stored legs with this same pattern (PostgreSQL's regular expressions read it
+# alike) and takes the id and the book at OWNER_PART and BOOK_PART.
 VOLUNTEER_BOOK_PATTERN = (
     f"^{AccountKind.VOLUNTEER}{SEPARATOR}([^{SEPARATOR}]*){SEPARATOR}({'|'.join(Book)})$"
 )
@@ -113,13 +117,13 @@ class AccountAddress:
         """The address a leg names; AccountAddressError if it is none of the ledger's."""
         parts = text.split(SEPARATOR)
         try:
-            kind = AccountKind(parts[0])
-            if kind is AccountKind.POOL and len(parts) == 1:
+            kind = AccountKind(parts[KIND_PART - 1])
+            if kind is AccountKind.POOL and len(parts) == KIND_PART:
                 return cls.pool()
-            if kind is AccountKind.EXCHANGE_POINT and len(parts) == 2:
-                return cls.exchange_point(parts[1])
-            if kind in (AccountKind.VOLUNTEER, AccountKind.ORGANIZATION) and len(parts) == 3:
-                return cls(kind, parts[1], Book(parts[2]))
+            if kind is AccountKind.EXCHANGE_POINT and len(parts) == OWNER_PART:
+                return cls.exchange_point(parts[OWNER_PART - 1])
+            if kind in (AccountKind.VOLUNTEER, AccountKind.ORGANIZATION) and len(parts) == BOOK_PART:
+                return cls(kind, parts[OWNER_PART - 1], Book(parts[BOOK_PART - 1]))
         except ValueError:
             pass
         raise AccountAddressError(f"{text!r} is not an account address of the ledger")
@@ -131,7 +135,7 @@ POOL_ACCOUNT = str(AccountAddress.pool())
 def volunteer_book(account: str) -> tuple[str, Book] | None:
     """(volunteer id, book) when `account` is a volunteer's book, else None: what the read
     models ask of every leg (one match, no exceptions, on the follower's hot path)."""
-    found = _VOLUNTEER_BOOK.match(account)
+    found = _VOLUNTEER_BOOK.fullmatch(account)
     return None if found is None else (found.group(1), Book(found.group(2)))
 
 

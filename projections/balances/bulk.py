@@ -3,7 +3,8 @@ of `projection.py` restated in set-based SQL. Running balances and statement num
 from window functions over every leg on a volunteer's book, in log order.
 
 Its constants (transaction types, books, the volunteer-book address pattern) come from
-`ledger/vocabulary.py`; `tests/projections/balances` holds its tables equal to a follower's.
+`ledger/vocabulary.py`; `tests/projections/balances` holds its tables equal to a follower's,
+and its reading of an address to `vocabulary.volunteer_book`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from ledger.timebank import TimebankAccount
 from ledger.transaction import Transaction
-from ledger.vocabulary import VOLUNTEER_BOOK_PATTERN, Book, TransactionType
+from ledger.vocabulary import BOOK_PART, OWNER_PART, SEPARATOR, VOLUNTEER_BOOK_PATTERN, Book, TransactionType
 from ledger.volunteer import Volunteer
 from projections.balances.tables import BAL_ENTRY, BAL_TXN, BAL_VOLUNTEER
 from projections.engine.bulk import PARSED, TEXT, BulkLoad, Phase, microseconds, sql_text, stored_uuid
@@ -21,6 +22,18 @@ from projections.engine.bulk import PARSED, TEXT, BulkLoad, Phase, microseconds,
 SERVICE, TIMEBANK = sql_text(Book.SERVICE), sql_text(Book.TIMEBANK)
 REDEMPTION, REVERSAL = sql_text(TransactionType.REDEMPTION), sql_text(TransactionType.REVERSAL)
 SERVICE_BOOK_TYPES = ", ".join(sql_text(t) for t in (TransactionType.SERVICE_RECORD, TransactionType.REDEMPTION))
+
+
+def volunteer_book(account: str) -> tuple[str, str, str]:
+    """`vocabulary.volunteer_book` in SQL, of a text expression: the condition that it is a
+    volunteer's book, the volunteer's id and the book. (A match with `~` and split_part: as
+    fast as the match alone, where regexp_match's captures cost ten times as much.)"""
+    separator = sql_text(SEPARATOR)
+    return (
+        f"{account} ~ {sql_text(VOLUNTEER_BOOK_PATTERN)}",
+        f"split_part({account}, {separator}, {OWNER_PART})",
+        f"split_part({account}, {separator}, {BOOK_PART})",
+    )
 
 
 class BalancesBulk:
@@ -44,14 +57,14 @@ class BalancesBulk:
 
     def extraction(self, load: BulkLoad) -> Sequence[str]:
         p = PARSED
+        is_book, volunteer, book = volunteer_book("leg.value->>'account'")
         return [
             f"""
             INSERT INTO rb_bal_leg
             SELECT {p}.pos, leg.ord, {p}.id, {p}.j->>'type', {p}.j->'content'->>'reverses',
-                   a.parts[1], a.parts[2], (leg.value->>'minutes')::bigint, {microseconds(f"{p}.ts")}
+                   {volunteer}, {book}, (leg.value->>'minutes')::bigint, {microseconds(f"{p}.ts")}
             FROM {p} CROSS JOIN LATERAL jsonb_array_elements({p}.j->'legs') WITH ORDINALITY AS leg(value, ord)
-            CROSS JOIN LATERAL (SELECT regexp_match(leg.value->>'account', {sql_text(VOLUNTEER_BOOK_PATTERN)}) AS parts) AS a
-            WHERE {p}.topic = %(transaction_posted)s AND a.parts IS NOT NULL
+            WHERE {p}.topic = %(transaction_posted)s AND {is_book}
             """,
             f"""
             INSERT INTO rb_bal_registered

@@ -4,7 +4,6 @@ rows replaced, rows deleted, and sums added into additive rows."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any
 
 from projections.engine.tables import Table
@@ -15,8 +14,10 @@ def key_of(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 class Changes:
-    """Rows replaced (`put`), rows deleted (`delete`), and sums added into additive rows
-    (`add`, `add_vector`; rows whose figures all come to zero are deleted when written)."""
+    """Rows replaced (`put`), rows deleted (`delete`), and sums added into additive rows:
+    `adds[table][key]` is one running sum per measure of the table, in the order of
+    `table.measures` (read models add into these lists directly: a batch adds millions of
+    times). When written, rows whose figures all come to zero are deleted."""
 
     def __init__(self) -> None:
         self.puts: dict[Table, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
@@ -31,26 +32,3 @@ class Changes:
     def delete(self, table: Table, key: tuple[Any, ...]) -> None:
         self.puts[table].pop(key, None)
         self.deletes[table].add(key)
-
-    def add(self, table: Table, key: tuple[Any, ...], **deltas: int) -> None:
-        sums = self.adds[table].get(key)
-        if sums is None:
-            sums = self.adds[table][key] = [0] * len(table.measures)
-        for name, value in deltas.items():
-            sums[table.measures.index(name)] += value
-
-    def add_vector(self, table: Table, key: tuple[Any, ...], vector: Sequence[int]) -> None:
-        """Adds one value per measure, in the table's order of measures."""
-        sums = self.adds[table].get(key)
-        if sums is None:
-            self.adds[table][key] = list(vector)
-        else:
-            for i, value in enumerate(vector):
-                sums[i] += value
-
-    def size(self) -> int:
-        return (
-            sum(len(v) for v in self.puts.values())
-            + sum(len(v) for v in self.deletes.values())
-            + sum(len(v) for v in self.adds.values())
-        )
