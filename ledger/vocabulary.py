@@ -74,6 +74,7 @@ VOLUNTEER_BOOK_PATTERN = (
     f"^{AccountKind.VOLUNTEER}{SEPARATOR}([^{SEPARATOR}]*){SEPARATOR}({'|'.join(Book)})$"
 )
 _VOLUNTEER_BOOK = re.compile(VOLUNTEER_BOOK_PATTERN)
+_BOOKS = {book.value: book for book in Book}  # a dict look-up: Book(text) costs several times more
 
 
 class AccountAddressError(ValueError):
@@ -136,7 +137,7 @@ def volunteer_book(account: str) -> tuple[str, Book] | None:
     """(volunteer id, book) when `account` is a volunteer's book, else None: what the read
     models ask of every leg (one match, no exceptions, on the follower's hot path)."""
     found = _VOLUNTEER_BOOK.fullmatch(account)
-    return None if found is None else (found.group(1), Book(found.group(2)))
+    return None if found is None else (found.group(1), _BOOKS[found.group(2)])
 
 
 class Leg(TypedDict):
