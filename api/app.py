@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
-from api.problems import problem, problem_response
+from api.guards import JsonBodies
+from api.problems import header_language, problem_response, said
 from api.routes import audit as audit_routes
 from api.routes import certificates, keys, reading, statistics, things, transactions
 from api.schemas import Health
@@ -69,8 +70,9 @@ class BodyLimit:
                 await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = problem(413, "validation_error", f"request body is larger than {self.limit} bytes")
-        await problem_response(body)(scope, receive, send)
+        language = header_language(scope.get("headers", []))
+        body = said(413, "validation_error", language, "body_too_large", limit=self.limit)
+        await problem_response(body, language)(scope, receive, send)
 
 
 def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
@@ -110,5 +112,6 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
 
     for module in (things, transactions, reading, statistics, keys, audit_routes, certificates):
         app.include_router(module.router)
+    app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit)
     return app

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic_core import PydanticCustomError
 
 from ledger.actors import Role
 from ledger.commands import COMMAND_TYPES, MAX_MINUTES, Command, RedemptionLine
@@ -16,7 +17,7 @@ from ledger.commands import COMMAND_TYPES, MAX_MINUTES, Command, RedemptionLine
 def _text_only(value: Any) -> Any:
     # pydantic would read a bare number as a Unix time; SPEC wants RFC 3339 with a zone.
     if not isinstance(value, str):
-        raise ValueError("must be an RFC 3339 timestamp string with a zone")
+        raise PydanticCustomError("timestamp_text", "must be an RFC 3339 timestamp string with a zone")
     return value
 
 

@@ -46,9 +46,9 @@ def answer(call: Any) -> Any:
     try:
         return call()
     except NotInTreeError as error:
-        raise NotFoundError(str(error)) from None
+        raise NotFoundError(error.message, **error.params) from None
     except AuditError as error:
-        raise ValidationError("tree_size", str(error)) from None
+        raise ValidationError("tree_size", error.message, **error.params) from None
 
 
 @router.get("/v1/audit/key", response_class=PlainTextResponse, summary="The log's verifier key (C2SP note format)")

@@ -20,6 +20,7 @@ from api.schemas import CertificateIn
 from ledger.application import HourLedger
 from ledger.certificate import Certificate, mask_name, read_certificate_code
 from ledger.errors import NotFoundError
+from ledger.messages import Thing
 from projections.audit.log import AuditLog
 
 router = APIRouter(tags=["certificates"])
@@ -31,7 +32,7 @@ def certificate_document(ledger: HourLedger, audit: AuditLog, certificate: Certi
     the name and says whether a record it counts was reversed since."""
     position = ledger.position_of(certificate.id)
     if position is None:
-        raise NotFoundError(f"certificate {certificate.code} not found")
+        raise NotFoundError("thing_not_found", thing=Thing("certificate", certificate.code))
     proof = answer(lambda: audit.proof_in_checkpoint(position))
     zone = ledger.settings.zone
     document: dict[str, Any] = {
@@ -77,7 +78,7 @@ def find(ledger: HourLedger, code: str) -> Certificate:
     normal = read_certificate_code(code)
     certificate = ledger.find_certificate(normal) if normal else None
     if certificate is None:
-        raise NotFoundError(f"no certificate with code {code[:40]!r}")
+        raise NotFoundError("no_certificate", code=code[:40])
     return certificate
 
 

@@ -18,6 +18,7 @@ from api.routes import problems
 from api.schemas import BalanceOut, DomainEventOut, StatementOut
 from ledger.actors import Role
 from ledger.errors import NotFoundError, UnavailableError, ValidationError
+from ledger.messages import Thing
 
 CHINA = timezone(timedelta(hours=8))
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -40,9 +41,7 @@ def caught_up(read_models: Any, ledger: Any, min_position: int | None) -> None:
         read_models.wait_for(ledger.head_position(), WAIT_SECONDS)
         return
     if not read_models.wait_for(min_position, WAIT_SECONDS):
-        raise UnavailableError(
-            f"the read models are at position {read_models.position()}, behind {min_position}; try again"
-        )
+        raise UnavailableError("read_models_behind", position=read_models.position(), wanted=min_position)
 
 
 def from_read_models(ledger: Any, read_models: Any, volunteer_id: UUID, read: Any) -> Any:
@@ -52,10 +51,10 @@ def from_read_models(ledger: Any, read_models: Any, volunteer_id: UUID, read: An
     if answer is None:
         ledger.get_volunteer(volunteer_id)  # 404 when the ledger does not know them either
         if not read_models.wait_for(ledger.head_position(), WAIT_SECONDS):
-            raise UnavailableError("the read models are catching up; try again")
+            raise UnavailableError("read_models_catching_up")
         answer = read()
         if answer is None:
-            raise NotFoundError(f"volunteer {volunteer_id} not found")
+            raise NotFoundError("thing_not_found", thing=Thing("volunteer", volunteer_id))
     return answer
 
 
@@ -76,7 +75,7 @@ def get_balance(
     if actor.region_prefix or as_of is not None:
         region_code = ledger.volunteer_region(volunteer_id)
         if actor.role is not Role.EXCHANGE_POINT:
-            require_reader(actor, region_code, f"volunteer {volunteer_id}")
+            require_reader(actor, region_code, Thing("volunteer", volunteer_id))
     moment_ = moment("as_of", as_of, end_of_day=True)
     # The balance waits for min_position, or the head, itself: in the common case the head,
     # the read models' position and the row come back from one statement (`caught_up_glance`).
@@ -99,7 +98,7 @@ def get_statement(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
 ) -> Any:
-    require_reader(actor, ledger.volunteer_region(volunteer_id), f"volunteer {volunteer_id}")
+    require_reader(actor, ledger.volunteer_region(volunteer_id), Thing("volunteer", volunteer_id))
     start, end = moment("from", from_, end_of_day=False), moment("to", to, end_of_day=True)
     caught_up(read_models, ledger, min_position)
     return from_read_models(
@@ -123,18 +122,18 @@ def moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
         # An unencoded "+" in a query string arrives as a space: read it as the "+" it was.
         parsed = datetime.fromisoformat(text.replace(" ", "+").replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValidationError(name, "expected an RFC 3339 timestamp or a date (YYYY-MM-DD)") from None
+        raise ValidationError(name, "timestamp_or_date") from None
     if parsed.tzinfo is None:
-        raise ValidationError(name, "a timestamp needs a zone, e.g. 2026-03-05T09:00:00+08:00")
+        raise ValidationError(name, "timestamp_zone")
     try:
         parsed.astimezone(timezone.utc)  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
     except OverflowError:
-        raise ValidationError(name, "must be a moment between the years 1 and 9999 in UTC") from None
+        raise ValidationError(name, "moment_range") from None
     return parsed
 
 
 @router.get("/volunteers/{volunteer_id}/events", response_model=list[DomainEventOut], responses=problems(404))
 def get_volunteer_events(volunteer_id: UUID, actor: ActorDep, ledger: LedgerDep, min_position: MinPosition = None) -> Any:
     """The raw domain events of a volunteer (and their time-bank account), in recorded order."""
-    require_reader(actor, ledger.volunteer_region(volunteer_id), f"volunteer {volunteer_id}")
+    require_reader(actor, ledger.volunteer_region(volunteer_id), Thing("volunteer", volunteer_id))
     return [views.domain_event(event) for event in ledger.volunteer_events(volunteer_id)]

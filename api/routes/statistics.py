@@ -9,11 +9,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from api.auth import ActorDep, LedgerDep, ReadModelsDep, require_reader
 from api.routes import problems
 from api.routes.reading import MinPosition, caught_up
 from api.schemas import BreakdownOut, RegionCode, SummaryOut
+from ledger.messages import Thing
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 def _iso_date(value: Any) -> Any:
     # pydantic would read "0.0" or "1700000000" as a Unix time; a date here is YYYY-MM-DD.
     if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        raise ValueError("a date is YYYY-MM-DD")
+        raise PydanticCustomError("date_text", "a date is YYYY-MM-DD")
     return value
 
 
@@ -36,7 +38,7 @@ def scoped_region(actor: Any, region: str | None) -> str | None:
         if region is None:
             return actor.region_prefix
         if not region.startswith(actor.region_prefix):
-            actor.require_region(region, f"region {region}")
+            actor.require_region(region, Thing("region", region))
     return region
 
 

@@ -21,6 +21,7 @@ from api.schemas import (
     VolunteerOut,
 )
 from ledger.actors import Role
+from ledger.messages import Thing
 
 router = APIRouter(prefix="/v1", tags=["things"])
 
@@ -46,7 +47,7 @@ def register_organization(body: OrganizationIn, actor: ActorDep, ledger: LedgerD
 @router.get("/organizations/{organization_id}", response_model=OrganizationOut, responses=problems(404))
 def get_organization(organization_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
     org = ledger.get_organization(organization_id)
-    require_reader(actor, org.region_code, f"organization {organization_id}")
+    require_reader(actor, org.region_code, Thing("organization", organization_id))
     return views.organization(org)
 
 
@@ -71,7 +72,7 @@ def register_volunteer(body: VolunteerIn, actor: ActorDep, ledger: LedgerDep, re
 @router.get("/volunteers/{volunteer_id}", response_model=VolunteerOut, responses=problems(404))
 def get_volunteer(volunteer_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
     person = ledger.get_volunteer(volunteer_id)
-    require_reader(actor, person.region_code, f"volunteer {volunteer_id}")
+    require_reader(actor, person.region_code, Thing("volunteer", volunteer_id))
     return views.volunteer(ledger, person)
 
 
@@ -103,5 +104,5 @@ def put_item(exchange_point_id: UUID, sku: SkuPath, body: ItemIn, actor: ActorDe
 def get_exchange_point(exchange_point_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
     point = ledger.get_exchange_point(exchange_point_id)
     if not (actor.role is Role.EXCHANGE_POINT and actor.exchange_point_id == exchange_point_id):
-        require_reader(actor, point.region_code, f"exchange point {exchange_point_id}")
+        require_reader(actor, point.region_code, Thing("exchange point", exchange_point_id))
     return views.exchange_point(point)
