@@ -9,8 +9,9 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
+from api import docs, openapi, problems
 from api.guards import JsonBodies
+from api.local_time import ResponseZone
 from api.problems import header_language, problem_response, said
 from api.routes import audit as audit_routes
 from api.routes import certificates, keys, reading, statistics, things, transactions
@@ -100,18 +101,25 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
         description="Volunteer service hours and time banks (时间银行): an event-sourced ledger. "
         "Amounts are integer minutes. Errors are RFC 9457 problem details.",
         lifespan=lifespan,
+        # /docs is served from local files (api/docs.py); ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ledger = ledger
     app.state.read_models = read_models
     app.state.audit = audit
     problems.install(app)
+    openapi.install(app)
+    docs.install(app)
 
-    @app.get("/healthz", response_model=Health, tags=["health"])
+    @app.get("/healthz", response_model=Health, tags=["operations"], operation_id="getHealth")
     def healthz() -> Any:
+        """Liveness: the process answers (no database needed; see /readyz for readiness)."""
         return {"status": "ok"}
 
     for module in (things, transactions, reading, statistics, keys, audit_routes, certificates):
         app.include_router(module.router)
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit)
+    app.add_middleware(ResponseZone, zone=ledger.settings.zone)
     return app

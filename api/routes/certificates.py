@@ -59,7 +59,7 @@ def certificate_document(ledger: HourLedger, audit: AuditLog, certificate: Certi
     return document
 
 
-@router.post("/v1/volunteers/{volunteer_id}/certificates", status_code=201, responses=problems(404))
+@router.post("/v1/volunteers/{volunteer_id}/certificates", status_code=201, responses=problems(404), operation_id="issueCertificate")
 def issue_certificate(
     request: Request,
     volunteer_id: UUID,
@@ -67,6 +67,9 @@ def issue_certificate(
     ledger: LedgerDep,
     body: Annotated[CertificateIn | None, Body()] = None,
 ) -> Any:
+    """Issues a certificate of volunteer service (志愿服务记录证明) for a period of local days,
+    with the inclusion proof of its issuing event in a signed checkpoint: the JSON proves itself
+    offline with the log's verifier key."""
     wanted = body or CertificateIn()
     issued = ledger.issue_certificate(actor, volunteer_id, wanted.period_from, wanted.period_to)
     certificate = issued.aggregate
@@ -82,7 +85,7 @@ def find(ledger: HourLedger, code: str) -> Certificate:
     return certificate
 
 
-@router.get("/v1/certificates/{code}", responses=problems(404))
+@router.get("/v1/certificates/{code}", responses=problems(404), operation_id="getCertificate")
 def get_certificate(request: Request, code: str, ledger: LedgerDep) -> Any:
     """Public: anyone holding the code may check it; the name is masked."""
     return certificate_document(ledger, audit_of(request), find(ledger, code), public=True)

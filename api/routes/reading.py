@@ -58,7 +58,7 @@ def from_read_models(ledger: Any, read_models: Any, volunteer_id: UUID, read: An
     return answer
 
 
-@router.get("/volunteers/{volunteer_id}/balance", response_model=BalanceOut, responses=problems(404))
+@router.get("/volunteers/{volunteer_id}/balance", response_model=BalanceOut, responses=problems(404), operation_id="getBalance")
 def get_balance(
     volunteer_id: UUID,
     actor: ActorDep,
@@ -69,6 +69,8 @@ def get_balance(
     ] = None,
     min_position: MinPosition = None,
 ) -> Any:
+    """Both books of a volunteer (service hours earned, redeemed and available, star level;
+    time-bank balance), now or `as_of` any moment (every transaction recorded at or before it)."""
     # Every role reads balances: only a region-scoped key needs the volunteer's region first.
     # Other keys learn that a volunteer is unknown (404) from the read itself, which falls back
     # on the ledger; with as_of, that 404 comes before as_of's 422, as always.
@@ -85,7 +87,7 @@ def get_balance(
     )
 
 
-@router.get("/volunteers/{volunteer_id}/statement", response_model=StatementOut, responses=problems(404))
+@router.get("/volunteers/{volunteer_id}/statement", response_model=StatementOut, responses=problems(404), operation_id="getStatement")
 def get_statement(
     volunteer_id: UUID,
     actor: ActorDep,
@@ -98,6 +100,8 @@ def get_statement(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
 ) -> Any:
+    """A volunteer's statement of one book, oldest first: each entry's signed minutes and the
+    balance after it, with the opening and closing balance of the range; `next_cursor` pages."""
     require_reader(actor, ledger.volunteer_region(volunteer_id), Thing("volunteer", volunteer_id))
     start, end = moment("from", from_, end_of_day=False), moment("to", to, end_of_day=True)
     caught_up(read_models, ledger, min_position)
@@ -132,7 +136,10 @@ def moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
     return parsed
 
 
-@router.get("/volunteers/{volunteer_id}/events", response_model=list[DomainEventOut], responses=problems(404))
+@router.get(
+    "/volunteers/{volunteer_id}/events", response_model=list[DomainEventOut], responses=problems(404),
+    operation_id="getVolunteerEvents",
+)
 def get_volunteer_events(volunteer_id: UUID, actor: ActorDep, ledger: LedgerDep, min_position: MinPosition = None) -> Any:
     """The raw domain events of a volunteer (and their time-bank account), in recorded order."""
     require_reader(actor, ledger.volunteer_region(volunteer_id), Thing("volunteer", volunteer_id))

@@ -42,7 +42,7 @@ def scoped_region(actor: Any, region: str | None) -> str | None:
     return region
 
 
-@router.get("/summary", response_model=SummaryOut, responses=problems())
+@router.get("/summary", response_model=SummaryOut, responses=problems(), operation_id="getStatsSummary")
 def summary(
     actor: ActorDep,
     ledger: LedgerDep,
@@ -52,12 +52,14 @@ def summary(
     to: Day = None,
     min_position: MinPosition = None,
 ) -> Any:
+    """The figures of a region (rolled up by code prefix; the whole ledger without one) for a
+    period of days (`from`, `to` inclusive): volunteers, service, redemptions, time bank, stars."""
     region = scoped_region(actor, region)
     caught_up(read_models, ledger, min_position)
     return read_models.summary(region, from_, to)
 
 
-@router.get("/breakdown", response_model=BreakdownOut, responses=problems())
+@router.get("/breakdown", response_model=BreakdownOut, responses=problems(), operation_id="getStatsBreakdown")
 def breakdown(
     actor: ActorDep,
     ledger: LedgerDep,
@@ -69,6 +71,8 @@ def breakdown(
     to: Day = None,
     min_position: MinPosition = None,
 ) -> Any:
+    """The summary's figures per group: by region (at a `level`), organisation, service
+    category, exchange point or month."""
     region = scoped_region(actor, region)
     caught_up(read_models, ledger, min_position)
     return read_models.breakdown(by, level, region, from_, to)

@@ -25,17 +25,24 @@ _transaction = TypeAdapter(TransactionIn)
 
 
 @router.post(
-    "/transactions", status_code=201, response_model=TransactionOut,
+    "/transactions", status_code=201, response_model=TransactionOut, operation_id="postTransaction",
     responses={200: {"model": TransactionOut, "description": "This id was posted before with this body"}, **problems(404, 409)},
     response_model_exclude_unset=True,
 )
 def post_transaction(body: TransactionIn, actor: ActorDep, ledger: LedgerDep, response: Response) -> Any:
+    """Posts one transaction of any type (service record, time-bank deposit, withdrawal,
+    transfer, donation, grant, redemption, reversal). Its client-chosen `id` makes retries safe:
+    the same body again answers 200 with the original; another body, 409
+    `transaction_id_conflict`. The answer carries the transaction's `position` in the log."""
     result = ledger.post(actor, body.command())
     response.status_code = 201 if result.created else 200
     return views.posted(result)
 
 
-@router.post("/transactions/batch", response_model=BatchOut, responses=problems(), response_model_exclude_unset=True)
+@router.post(
+    "/transactions/batch", response_model=BatchOut, responses=problems(), response_model_exclude_unset=True,
+    operation_id="postTransactionBatch",
+)
 def post_batch(body: BatchIn, actor: ActorDep, ledger: LedgerDep, request: Request) -> Any:
     """Up to 1,000 transactions; one result per item, in order, as the single call would answer.
 
@@ -86,8 +93,12 @@ def _not_applied(failed_index: int, language: Language) -> dict[str, Any]:
     return _failed(said(424, "not_applied", language, "not_applied", index=failed_index))
 
 
-@router.get("/transactions/{transaction_id}", response_model=TransactionOut, responses=problems(404), response_model_exclude_unset=True)
+@router.get(
+    "/transactions/{transaction_id}", response_model=TransactionOut, responses=problems(404),
+    response_model_exclude_unset=True, operation_id="getTransaction",
+)
 def get_transaction(transaction_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
+    """One transaction as posted, with its legs, who posted it, its position and any reversal."""
     found = ledger.get_transaction(transaction_id)
     require_reader(actor)
     for what, region_code in ledger.regions_of(found):
