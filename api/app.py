@@ -10,11 +10,13 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import docs, openapi, problems
+from api.access_log import AccessLog, Write, to_stderr
 from api.guards import JsonBodies
 from api.local_time import ResponseZone
+from api.metrics import Metrics, RequestMetrics
 from api.problems import header_language, problem_response, said
 from api.routes import audit as audit_routes
-from api.routes import certificates, keys, reading, statistics, things, transactions
+from api.routes import certificates, keys, operations, reading, statistics, things, transactions
 from api.schemas import Health
 from ledger.application import HourLedger
 from projections import ReadModels
@@ -76,12 +78,14 @@ class BodyLimit:
         await problem_response(body, language)(scope, receive, send)
 
 
-def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
+def create_app(ledger: HourLedger, follow_projections: bool = False, access_log: Write | None = None) -> FastAPI:
     """The API over `ledger`; with `follow_projections`, this process keeps the read models
-    up to date in a background thread while it serves."""
+    up to date in a background thread while it serves. Each request is a line of the access
+    log, written by `access_log` (by default to stderr, unless HOUR_LEDGER_ACCESS_LOG=off)."""
 
     read_models = ReadModels(ledger)
     audit = AuditLog(ledger)
+    metrics = Metrics(ledger, read_models, audit)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -108,6 +112,9 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
     app.state.ledger = ledger
     app.state.read_models = read_models
     app.state.audit = audit
+    app.state.metrics = metrics
+    # Readiness expects this process's followers to run (else another process runs them).
+    app.state.follows = follow_projections
     problems.install(app)
     openapi.install(app)
     docs.install(app)
@@ -117,9 +124,13 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
         """Liveness: the process answers (no database needed; see /readyz for readiness)."""
         return {"status": "ok"}
 
-    for module in (things, transactions, reading, statistics, keys, audit_routes, certificates):
+    for module in (things, transactions, reading, statistics, keys, audit_routes, certificates, operations):
         app.include_router(module.router)
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit)
     app.add_middleware(ResponseZone, zone=ledger.settings.zone)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    write = access_log or (to_stderr if ledger.settings.access_log else None)
+    if write is not None:
+        app.add_middleware(AccessLog, zone=ledger.settings.zone, write=write)
     return app

@@ -128,6 +128,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def on_ledger_error(request: Request, error: LedgerError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, UnauthorizedError) else None
+        if isinstance(error, UnavailableError):
+            request.app.state.metrics.refused(error)
         language = request_language(request)
         return problem_response(ledger_problem(error, language, zone_of(request)), language, headers)
 
@@ -154,6 +156,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PersistenceError)
     async def on_store_error(request: Request, error: PersistenceError) -> JSONResponse:
         log.warning("store error: %r", error)
+        request.app.state.metrics.refused(error)
         language = request_language(request)
         return problem_response(said(503, "unavailable", language, "store_failed", error=type(error).__name__), language)
 

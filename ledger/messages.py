@@ -376,7 +376,6 @@ DETAILS: dict[str, Text] = {
         "tree_size {size} is beyond the tree, which has {leaves} leaves", "tree_size {size} 超出审计树的 {leaves} 个叶子"
     ),
     # Readiness -----------------------------------------------------------------------------
-    "ready": Text("ready", "就绪"),
     "not_ready_database": Text("the database does not answer", "数据库没有响应"),
     "not_ready_follower": Text(
         "the {what} follower of this process is not running", "本进程的{what}跟随线程未在运行"

@@ -29,13 +29,15 @@ _transaction = TypeAdapter(TransactionIn)
     responses={200: {"model": TransactionOut, "description": "This id was posted before with this body"}, **problems(404, 409)},
     response_model_exclude_unset=True,
 )
-def post_transaction(body: TransactionIn, actor: ActorDep, ledger: LedgerDep, response: Response) -> Any:
+def post_transaction(body: TransactionIn, actor: ActorDep, ledger: LedgerDep, response: Response, request: Request) -> Any:
     """Posts one transaction of any type (service record, time-bank deposit, withdrawal,
     transfer, donation, grant, redemption, reversal). Its client-chosen `id` makes retries safe:
     the same body again answers 200 with the original; another body, 409
     `transaction_id_conflict`. The answer carries the transaction's `position` in the log."""
     result = ledger.post(actor, body.command())
     response.status_code = 201 if result.created else 200
+    if result.created:
+        request.app.state.metrics.posted(result.transaction.type)
     return views.posted(result)
 
 
@@ -72,6 +74,8 @@ def post_batch(body: BatchIn, actor: ActorDep, ledger: LedgerDep, request: Reque
     results: list[dict[str, Any]] = [_failed(c) if isinstance(c, dict) else {} for c in commands]
     for (index, _), outcome in zip(valid, outcomes):
         results[index] = _result(outcome, valid, language, zone)
+        if isinstance(outcome, Posted) and outcome.created:
+            request.app.state.metrics.posted(outcome.transaction.type)
     return {"results": results}
 
 

@@ -218,6 +218,16 @@ class AuditLog:
                 self._load()
             return self._scanned
 
+    def stored_progress(self) -> tuple[int, int]:
+        """(tree size, position of its last leaf) as stored: what whichever process follows has
+        appended (readiness and metrics read it; this process may not be the follower)."""
+        size, position = self.store.size_and_position()
+        return int(size), int(position)
+
+    @property
+    def following(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
+
     def start(self, sign_every: float | None = None) -> None:
         """Follows the log in a background thread; with `sign_every`, signs a checkpoint that
         often when the tree has grown."""
