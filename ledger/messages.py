@@ -138,6 +138,28 @@ FIELDS_ZH: dict[str, str] = {
     "code": "证明编号",
 }
 
+# The columns of downloaded statements and statistics (api/downloads.py), by JSON field.
+COLUMNS_ZH: dict[str, str] = {
+    "transaction_id": "交易编号",
+    "type": "交易类型",
+    "minutes": "变动（分钟）",
+    "balance_after_minutes": "变动后余额（分钟）",
+    "recorded_at": "记录时间",
+    "key": "编码",
+    "name": "名称",
+    "volunteers": "志愿者人数",
+    "active_volunteers": "活跃志愿者人数",
+    "service_records": "服务记录数",
+    "service_minutes": "服务时长（分钟）",
+    "redemptions": "兑换次数",
+    "redeemed_minutes": "兑换时长（分钟）",
+    "items": "兑换物品件数",
+    "timebank_accounts": "时间银行账户数",
+    "timebank_deposited_minutes": "时间银行存入（分钟）",
+    "timebank_withdrawn_minutes": "时间银行支取（分钟）",
+    "beneficiaries": "受益人数",
+}
+
 DETAILS: dict[str, Text] = {
     # Shapes of values -------------------------------------------------------------------
     "required": Text("is required", "为必填项"),

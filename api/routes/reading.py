@@ -10,12 +10,14 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api import views
 from api.auth import ActorDep, LedgerDep, ReadModelsDep, require_reader
 from api.routes import problems
-from api.schemas import BalanceOut, DomainEventOut, StatementOut
+from api.downloads import DOWNLOADS, FormatQuery, chosen_format, download
+from api.problems import request_language
+from api.schemas import BalanceOut, DomainEventOut, StatementEntry, StatementOut
 from ledger.actors import Role
 from ledger.errors import NotFoundError, UnavailableError, ValidationError
 from ledger.messages import Thing
@@ -24,6 +26,10 @@ CHINA = timezone(timedelta(hours=8))
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 router = APIRouter(prefix="/v1", tags=["reading"])
+
+STATEMENT_COLUMNS = StatementEntry.model_fields
+MAX_PAGE = 1000
+MAX_DOWNLOAD = 100_000
 
 MinPosition = Annotated[
     int | None, Query(ge=0, le=2**62, description="Answer only once the read models have read the log up to here")
@@ -87,8 +93,12 @@ def get_balance(
     )
 
 
-@router.get("/volunteers/{volunteer_id}/statement", response_model=StatementOut, responses=problems(404), operation_id="getStatement")
+@router.get(
+    "/volunteers/{volunteer_id}/statement", response_model=StatementOut, responses={**problems(404), **DOWNLOADS},
+    operation_id="getStatement",
+)
 def get_statement(
+    request: Request,
     volunteer_id: UUID,
     actor: ActorDep,
     ledger: LedgerDep,
@@ -99,15 +109,40 @@ def get_statement(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
+    format: FormatQuery = None,
 ) -> Any:
     """A volunteer's statement of one book, oldest first: each entry's signed minutes and the
-    balance after it, with the opening and closing balance of the range; `next_cursor` pages."""
+    balance after it, with the opening and closing balance of the range; `next_cursor` pages.
+
+    As a download (`?format=csv|xlsx`, or `Accept: text/csv`), one row per entry: every entry
+    of the range from `cursor` on (up to 100,000), or one page when `limit` is given. The
+    opening balance is the first row's balance less its minutes, the closing the last row's."""
     require_reader(actor, ledger.volunteer_region(volunteer_id), Thing("volunteer", volunteer_id))
     start, end = moment("from", from_, end_of_day=False), moment("to", to, end_of_day=True)
+    fmt = chosen_format(request, format)
     caught_up(read_models, ledger, min_position)
-    return from_read_models(
-        ledger, read_models, volunteer_id,
-        lambda: read_models.statement(volunteer_id, book, start, end, cursor, limit),
+
+    def page(after: str | None, size: int) -> dict[str, Any]:
+        return from_read_models(
+            ledger, read_models, volunteer_id, lambda: read_models.statement(volunteer_id, book, start, end, after, size)
+        )
+
+    if fmt == "json":
+        return page(cursor, limit)
+    whole = "limit" not in request.query_params
+    entries, after = [], cursor
+    while True:
+        found = page(after, MAX_PAGE if whole else limit)
+        entries += found["entries"]
+        after = found["next_cursor"]
+        if not whole or after is None:
+            break
+        if len(entries) >= MAX_DOWNLOAD:
+            raise ValidationError("to", "download_too_long", max=MAX_DOWNLOAD)
+    rows = [{**entry, "recorded_at": datetime.fromisoformat(entry["recorded_at"])} for entry in entries]
+    return download(
+        rows, list(STATEMENT_COLUMNS), fmt, f"statement-{volunteer_id}-{book}", "statement",
+        request_language(request), ledger.settings.zone,
     )
 
 

@@ -7,14 +7,16 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from api.auth import ActorDep, LedgerDep, ReadModelsDep, require_reader
+from api.downloads import DOWNLOADS, FormatQuery, chosen_format, download
+from api.problems import request_language
 from api.routes import problems
 from api.routes.reading import MinPosition, caught_up
-from api.schemas import BreakdownOut, RegionCode, SummaryOut
+from api.schemas import BreakdownOut, Figures, RegionCode, SummaryOut
 from ledger.messages import Thing
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
@@ -28,6 +30,8 @@ def _iso_date(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# The columns of a downloaded summary (and of each group of a breakdown, after key and name).
+FIGURES = [name for name in Figures.model_fields if name != "stars"] + [f"stars.{level}" for level in range(1, 6)]
 Day = Annotated[IsoDate | None, Query(description="A date, inclusive (Asia/Shanghai)")]
 
 
@@ -42,8 +46,9 @@ def scoped_region(actor: Any, region: str | None) -> str | None:
     return region
 
 
-@router.get("/summary", response_model=SummaryOut, responses=problems(), operation_id="getStatsSummary")
+@router.get("/summary", response_model=SummaryOut, responses={**problems(), **DOWNLOADS}, operation_id="getStatsSummary")
 def summary(
+    request: Request,
     actor: ActorDep,
     ledger: LedgerDep,
     read_models: ReadModelsDep,
@@ -51,16 +56,24 @@ def summary(
     from_: Annotated[IsoDate | None, Query(alias="from")] = None,
     to: Day = None,
     min_position: MinPosition = None,
+    format: FormatQuery = None,
 ) -> Any:
     """The figures of a region (rolled up by code prefix; the whole ledger without one) for a
-    period of days (`from`, `to` inclusive): volunteers, service, redemptions, time bank, stars."""
+    period of days (`from`, `to` inclusive): volunteers, service, redemptions, time bank, stars.
+    `?format=csv|xlsx` (or `Accept: text/csv`) downloads them as one row."""
     region = scoped_region(actor, region)
+    fmt = chosen_format(request, format)
     caught_up(read_models, ledger, min_position)
-    return read_models.summary(region, from_, to)
+    figures = read_models.summary(region, from_, to)
+    if fmt == "json":
+        return figures
+    name = "-".join(["summary", region or "all", *(str(day) for day in (from_, to) if day)])
+    return download([figures], FIGURES, fmt, name, "summary", request_language(request), ledger.settings.zone)
 
 
-@router.get("/breakdown", response_model=BreakdownOut, responses=problems(), operation_id="getStatsBreakdown")
+@router.get("/breakdown", response_model=BreakdownOut, responses={**problems(), **DOWNLOADS}, operation_id="getStatsBreakdown")
 def breakdown(
+    request: Request,
     actor: ActorDep,
     ledger: LedgerDep,
     read_models: ReadModelsDep,
@@ -70,9 +83,18 @@ def breakdown(
     from_: Annotated[IsoDate | None, Query(alias="from")] = None,
     to: Day = None,
     min_position: MinPosition = None,
+    format: FormatQuery = None,
 ) -> Any:
     """The summary's figures per group: by region (at a `level`), organisation, service
-    category, exchange point or month."""
+    category, exchange point or month. `?format=csv|xlsx` (or `Accept: text/csv`) downloads
+    them, one row per group."""
     region = scoped_region(actor, region)
+    fmt = chosen_format(request, format)
     caught_up(read_models, ledger, min_position)
-    return read_models.breakdown(by, level, region, from_, to)
+    found = read_models.breakdown(by, level, region, from_, to)
+    if fmt == "json":
+        return found
+    name = "-".join(["breakdown", by, *([level] if level else []), region or "all", *(str(day) for day in (from_, to) if day)])
+    return download(
+        found["groups"], ["key", "name", *FIGURES], fmt, name, "breakdown", request_language(request), ledger.settings.zone
+    )
