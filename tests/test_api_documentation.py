@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any, get_args, get_origin
 
 import pytest
@@ -17,7 +16,6 @@ from fastapi.routing import APIRoute
 from openapi_spec_validator import validate
 from pydantic import BaseModel
 
-from api.app import create_app
 from api.local_time import LOCAL_TIME
 from ledger.application import HourLedger
 from ledger.persistence import persistence_env

@@ -9,7 +9,6 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +18,6 @@ import pytest
 from api.downloads import flatten
 from tests.api_client import (
     Api,
-    As,
     assert_created,
     assert_problem,
     deposit,

@@ -11,7 +11,6 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +28,6 @@ from tests.api_client import (
     As,
     assert_created,
     assert_problem,
-    build_world,
     deposit,
     organization,
     service_record,
