@@ -9,10 +9,14 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
-from api.problems import problem, problem_response
+from api import docs, openapi, problems
+from api.access_log import AccessLog, Write, to_stderr
+from api.guards import JsonBodies
+from api.local_time import ResponseZone
+from api.metrics import Metrics, RequestMetrics
+from api.problems import header_language, problem_response, said
 from api.routes import audit as audit_routes
-from api.routes import certificates, keys, reading, statistics, things, transactions
+from api.routes import certificates, keys, operations, reading, statistics, things, transactions
 from api.schemas import Health
 from ledger.application import HourLedger
 from projections import ReadModels
@@ -69,16 +73,19 @@ class BodyLimit:
                 await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = problem(413, "validation_error", f"request body is larger than {self.limit} bytes")
-        await problem_response(body)(scope, receive, send)
+        language = header_language(scope.get("headers", []))
+        body = said(413, "validation_error", language, "body_too_large", limit=self.limit)
+        await problem_response(body, language)(scope, receive, send)
 
 
-def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
+def create_app(ledger: HourLedger, follow_projections: bool = False, access_log: Write | None = None) -> FastAPI:
     """The API over `ledger`; with `follow_projections`, this process keeps the read models
-    up to date in a background thread while it serves."""
+    up to date in a background thread while it serves. Each request is a line of the access
+    log, written by `access_log` (by default to stderr, unless HOUR_LEDGER_ACCESS_LOG=off)."""
 
     read_models = ReadModels(ledger)
     audit = AuditLog(ledger)
+    metrics = Metrics(ledger, read_models, audit)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -98,17 +105,32 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
         description="Volunteer service hours and time banks (时间银行): an event-sourced ledger. "
         "Amounts are integer minutes. Errors are RFC 9457 problem details.",
         lifespan=lifespan,
+        # /docs is served from local files (api/docs.py); ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ledger = ledger
     app.state.read_models = read_models
     app.state.audit = audit
+    app.state.metrics = metrics
+    # Readiness expects this process's followers to run (else another process runs them).
+    app.state.follows = follow_projections
     problems.install(app)
+    openapi.install(app)
+    docs.install(app)
 
-    @app.get("/healthz", response_model=Health, tags=["health"])
+    @app.get("/healthz", response_model=Health, tags=["operations"], operation_id="getHealth")
     def healthz() -> Any:
+        """Liveness: the process answers (no database needed; see /readyz for readiness)."""
         return {"status": "ok"}
 
-    for module in (things, transactions, reading, statistics, keys, audit_routes, certificates):
+    for module in (things, transactions, reading, statistics, keys, audit_routes, certificates, operations):
         app.include_router(module.router)
+    app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit)
+    app.add_middleware(ResponseZone, zone=ledger.settings.zone)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    write = access_log or (to_stderr if ledger.settings.access_log else None)
+    if write is not None:
+        app.add_middleware(AccessLog, zone=ledger.settings.zone, write=write)
     return app

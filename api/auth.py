@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger.actors import Actor, Role
 from ledger.application import HourLedger
 from ledger.errors import UnauthorizedError
+from ledger.messages import Thing
 
 bearer = HTTPBearer(auto_error=False, description="An API key's secret: `Authorization: Bearer <secret>`")
 
@@ -34,7 +35,7 @@ async def current_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     if credentials is None:
-        raise UnauthorizedError("send an API key: Authorization: Bearer <secret>")
+        raise UnauthorizedError("no_key")
     ledger: HourLedger = request.app.state.ledger
     actor = ledger.remembered_actor(credentials.credentials)
     if actor is None:
@@ -51,8 +52,8 @@ ReadModelsDep = Annotated[Any, Depends(read_models_of)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def require_reader(actor: Actor, region_code: str | None = None, what: str = "it") -> None:
+def require_reader(actor: Actor, region_code: str | None = None, what: Thing | None = None) -> None:
     """Admins, operators and auditors read; a region-scoped key reads only inside its region."""
     actor.require_role(*READERS)
     if region_code is not None:
-        actor.require_region(region_code, what)
+        actor.require_region(region_code, what or Thing("region", region_code))

@@ -60,11 +60,21 @@ def serve(
     projections: Annotated[
         bool, typer.Option("--projections/--no-projections", help="Follow the log for read models in this service.")
     ] = True,
+    access_log: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="One JSON line per request on stderr (default: HOUR_LEDGER_ACCESS_LOG, on).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API. With no keys yet, creates an admin key and prints it once."""
     import uvicorn
 
     settings = load_settings()
+    if access_log is not None:
+        settings = settings.with_(access_log=access_log)
     if workers > 1:
         # A key revoked through one worker must be refused by the others at once (SPEC).
         settings = settings.with_(key_cache_seconds=0.0)
@@ -77,7 +87,11 @@ def serve(
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     out = Console()
     out.print(f"Hour Ledger on {displayable_url(settings.database_url)}", highlight=False)
-    out.print(f"  API      {base}/v1\n  docs     {base}/docs\n  health   {base}/healthz", highlight=False)
+    out.print(
+        f"  API      {base}/v1\n  docs     {base}/docs\n  health   {base}/healthz (live), {base}/readyz (ready)\n"
+        f"  metrics  {base}/metrics",
+        highlight=False,
+    )
     try:
         # The audit's signing key, made (0600) before any worker could race to make it.
         verifier = SigningKey.load_or_create(settings.signing_key_path, settings.log_origin).verifier_key
@@ -101,7 +115,11 @@ def serve(
     else:
         ledger.close()
     try:
-        uvicorn.run("api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+        # The service writes its own access log (api/access_log.py): uvicorn's is off.
+        uvicorn.run(
+            "api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info",
+            access_log=False,
+        )
     finally:
         if follower is not None:
             follower.stop()

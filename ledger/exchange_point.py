@@ -46,13 +46,11 @@ class ExchangePoint(Aggregate):
         for sku, quantity in quantities.items():
             item = self.items.get(sku)
             if item is None:
-                raise NotFoundError(f"exchange point {self.id} has no item {sku!r}")
+                raise NotFoundError("no_such_item", point=self.id, sku=sku)
             if star_level < item["min_star"]:
-                raise StarLevelTooLowError(
-                    f"item {sku!r} needs star level {item['min_star']}, the volunteer has {star_level}"
-                )
+                raise StarLevelTooLowError("star_level_needed", sku=sku, needed=item["min_star"], level=star_level)
             if item["stock"] < quantity:
-                raise OutOfStockError(f"item {sku!r}: {item['stock']} in stock, {quantity} asked")
+                raise OutOfStockError("out_of_stock", sku=sku, stock=item["stock"], asked=quantity)
             lines.append({"sku": sku, "quantity": quantity, "price_minutes": item["price_minutes"]})
         self._stock_taken(transaction_id=transaction_id, lines=lines, posted_by=posted_by)
         return lines

@@ -36,6 +36,7 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.exchange_point import ExchangePoint
+from ledger.messages import Thing
 from ledger.organization import Organization
 from ledger.pool import POOL_ID, CommunityPool
 from ledger.timebank import TimebankAccount
@@ -49,7 +50,7 @@ UNAFFILIATED = "unaffiliated"
 Effect = tuple[list[dict[str, Any]], dict[str, Any]]
 
 
-def regions_involved(uow: UnitOfWork, content: dict[str, Any]) -> list[tuple[str, str]]:
+def regions_involved(uow: UnitOfWork, content: dict[str, Any]) -> list[tuple[Thing, str]]:
     """The volunteers, organisation and exchange point a transaction's content names, with
     their regions: a region-scoped key must cover every one of them."""
     regions = []
@@ -62,7 +63,7 @@ def regions_involved(uow: UnitOfWork, content: dict[str, Any]) -> list[tuple[str
     ):
         if content.get(field):
             entity = uow.get(cls, UUID(str(content[field])), what)
-            regions.append((f"{what} {entity.id}", entity.region_code))
+            regions.append((Thing(what, entity.id), entity.region_code))
     return regions
 
 
@@ -83,9 +84,7 @@ class Posting:
         if existing is not None:
             if isinstance(existing, Transaction) and existing.fingerprint == command.fingerprint():
                 return existing, False
-            raise TransactionIdConflictError(
-                f"transaction id {command.id} was already used for different content"
-            )
+            raise TransactionIdConflictError("transaction_id_reused", id=command.id)
         legs, details = self._apply(command)
         posted = Transaction(
             id=command.id,
@@ -104,16 +103,16 @@ class Posting:
     def _authorize(self, command: Command) -> None:
         if self.actor.role is Role.EXCHANGE_POINT:
             if not isinstance(command, Redeem):
-                raise ForbiddenError("an exchange_point key may post only redemptions")
+                raise ForbiddenError("point_key_redemptions_only")
             if command.exchange_point_id != self.actor.exchange_point_id:
-                raise ForbiddenError("an exchange_point key may redeem only at its own exchange point")
+                raise ForbiddenError("point_key_own_point")
         else:
             self.actor.may_write()
         if self.actor.region_prefix:
             for what, region_code in self._regions_involved(command):
                 self.actor.require_region(region_code, what)
 
-    def _regions_involved(self, command: Command) -> list[tuple[str, str]]:
+    def _regions_involved(self, command: Command) -> list[tuple[Thing, str]]:
         if isinstance(command, Reverse):
             original = self.uow.get(Transaction, command.reverses, "transaction")
             return regions_involved(self.uow, original.content)
@@ -136,13 +135,13 @@ class Posting:
 
     def _not_in_future(self, field: str, moment: datetime) -> None:
         if moment > self.now:
-            raise ValidationError(field, f"{moment.isoformat()} is in the future")
+            raise ValidationError(field, "in_future", moment=moment)
 
     def _timebank(self, volunteer_id: UUID) -> TimebankAccount:
         self.uow.get(Volunteer, volunteer_id, "volunteer")
         account = self.uow.find(TimebankAccount, TimebankAccount.id_for(volunteer_id))
         if account is None:
-            raise TimebankNotOpenError(f"volunteer {volunteer_id} has no open time-bank account")
+            raise TimebankNotOpenError("timebank_not_open", volunteer=volunteer_id)
         return account
 
     def _pool(self) -> CommunityPool:
@@ -228,11 +227,9 @@ class Posting:
     def _reverse(self, c: Reverse) -> Effect:
         original = self.uow.get(Transaction, c.reverses, "transaction")
         if original.type == Reverse.type:
-            raise NotReversibleError(f"transaction {original.id} is a reversal and cannot be reversed")
+            raise NotReversibleError("reversal_of_reversal", id=original.id)
         if original.reversed_by is not None:
-            raise AlreadyReversedError(
-                f"transaction {original.id} was already reversed by {original.reversed_by}"
-            )
+            raise AlreadyReversedError("already_reversed", id=original.id, by=original.reversed_by)
         self._undo(original, c.id)
         original.mark_reversed(c.id, self.by)
         legs = [leg(entry["account"], -entry["minutes"]) for entry in original.legs]
@@ -267,4 +264,4 @@ class Posting:
             self._timebank(UUID(content["volunteer_id"])).debit(reversal_id, minutes, entry, self.by)
             self._pool().receive(reversal_id, minutes, self.by)
         else:  # pragma: no cover - every type is listed above
-            raise NotReversibleError(f"transaction type {original.type} cannot be reversed")
+            raise NotReversibleError("type_not_reversible", type=original.type)

@@ -88,9 +88,9 @@ def aware(field: str, moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     if not isinstance(moment, datetime):
-        raise ValidationError(field, "must be a timestamp")
+        raise ValidationError(field, "timestamp")
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValidationError(field, "a timestamp needs a zone, e.g. 2026-03-05T09:00:00+08:00")
+        raise ValidationError(field, "timestamp_zone")
     return moment
 
 
@@ -124,9 +124,9 @@ def months_between(first: int, last: int) -> list[int]:
 def check_dates(from_: date | None, to: date | None) -> tuple[int, int]:
     for field, value in (("from", from_), ("to", to)):
         if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
-            raise ValidationError(field, "must be a date (YYYY-MM-DD)")
+            raise ValidationError(field, "date")
     if from_ is not None and to is not None and from_ > to:
-        raise ValidationError("from", "must not be after to")
+        raise ValidationError("from", "not_after", other="to")
     return (
         day_number(from_) if from_ else FIRST_DAY,
         day_number(to) if to else LAST_DAY,
@@ -144,7 +144,7 @@ def check_region(field: str, code: str | None) -> str | None:
     if code is None:
         return None
     if not isinstance(code, str) or not is_region_code(code):
-        raise ValidationError(field, "a region code is 2, 4, 6, 9 or 12 digits (province to village)")
+        raise ValidationError(field, "region_code_shape")
     return code
 
 
@@ -152,7 +152,7 @@ def check_level(level: str | None) -> int | None:
     if level is None:
         return None
     if level not in LEVEL_NUMBERS:
-        raise ValidationError("level", "must be one of province, city, county, town, village")
+        raise ValidationError("level", "level_choice")
     return LEVEL_NUMBERS[level]
 
 
@@ -187,4 +187,4 @@ def decode_cursor(cursor: str) -> list[str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         return base64.urlsafe_b64decode(padded.encode("ascii")).decode().split("|")
     except (binascii.Error, UnicodeError, ValueError):
-        raise ValidationError("cursor", "is not a cursor this ledger issued") from None
+        raise ValidationError("cursor", "cursor_unknown") from None

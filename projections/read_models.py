@@ -232,7 +232,7 @@ class ReadModels:
                     raise
                 self._advance(position)
                 return position
-            raise UnavailableError("the read models kept changing generation; try again")
+            raise UnavailableError("read_models_generation")
 
     def _generation_moved(self, runner: Runner) -> bool:
         try:
@@ -306,7 +306,7 @@ class ReadModels:
         try:
             return call()
         except (PersistenceError, sqlite3.Error) as error:
-            raise UnavailableError(f"the read models are unavailable: {type(error).__name__}") from error
+            raise UnavailableError("read_models_failed", error=type(error).__name__) from error
 
     def _read(self, question: Callable[[Reader], Any]) -> Any:
         """Asks in one snapshot of the current generation; again if a rebuild switched
@@ -329,7 +329,7 @@ class ReadModels:
                 moved = isinstance(error, GenerationChanged) or "no such table" in text or "does not exist" in text
                 if moved and attempt < 2:
                     continue
-                raise UnavailableError(f"the read models are unavailable: {type(error).__name__}") from error
+                raise UnavailableError("read_models_failed", error=type(error).__name__) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
     def caught_up_glance(
@@ -352,9 +352,7 @@ class ReadModels:
             self.wait_for(target, wait)
             glance = self._again_if_moved(read)
         if min_position is not None and glance.position < min_position:
-            raise UnavailableError(
-                f"the read models are at position {glance.position}, behind {min_position}; try again"
-            )
+            raise UnavailableError("read_models_behind", position=glance.position, wanted=min_position)
         return glance
 
     def balance(
@@ -423,18 +421,18 @@ class ReadModels:
         limit: int,
     ) -> dict[str, Any] | None:
         if book not in BOOKS:
-            raise ValidationError("book", "must be service or timebank")
+            raise ValidationError("book", "book_choice")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise ValidationError("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+            raise ValidationError("limit", "whole_range", low=1, high=MAX_LIMIT)
         from_, to = aware("from", from_), aware("to", to)
         if from_ is not None and to is not None and from_ > to:
-            raise ValidationError("from", "must not be after to")
+            raise ValidationError("from", "not_after", other="to")
         vid = str(volunteer_id)
         after_seq = 0
         if cursor is not None:
             parts = decode_cursor(cursor) if isinstance(cursor, str) else []
             if len(parts) != 4 or parts[0] != "s1" or parts[1] != vid[:8] or parts[2] != book or not parts[3].isdigit():
-                raise ValidationError("cursor", "is not a cursor of this statement")
+                raise ValidationError("cursor", "cursor_other_statement")
             after_seq = int(parts[3])
         from_us = to_us(from_) if from_ is not None else MIN_US
         to_us_ = to_us(to) if to is not None else MAX_US
@@ -497,7 +495,7 @@ class ReadModels:
         self, by: str, level: str | None, region: str | None, from_: date | None, to: date | None
     ) -> dict[str, Any]:
         if by not in BREAKDOWNS:
-            raise ValidationError("by", "must be one of " + ", ".join(BREAKDOWNS))
+            raise ValidationError("by", "one_of", choices=list(BREAKDOWNS))
         level_number = check_level(level)
         region = check_region("region", region)
         first, last = check_dates(from_, to)
@@ -506,7 +504,7 @@ class ReadModels:
             if level_number is None:
                 level_number = min(top + 1, ALL_LEVELS)
             if level_number < top:
-                raise ValidationError("level", "must be at or below the level of region")
+                raise ValidationError("level", "level_above_region")
             groups = self._read(lambda r: self._by_region(r, region, top, level_number, first, last))
         elif by == "month":
             groups = self._read(lambda r: self._by_month(r, region, from_, to, first, last))
@@ -596,7 +594,7 @@ class ReadModels:
         last_month = last // 100 if to else max(span[1] // 100 if span else first_month, first_month)
         months = months_between(first_month, last_month)
         if len(months) > MAX_MONTHS:
-            raise ValidationError("from", f"a monthly breakdown covers at most {MAX_MONTHS} months")
+            raise ValidationError("from", "months_max", max=MAX_MONTHS)
         by_month = Grouping("month")
         days = r.day_sums(spot, "", False, first, last, by_month)
         active = self._active(r, region, first, last, by_month)
@@ -668,7 +666,7 @@ class ReadModels:
                 generation, self.names, final=lambda transaction: runner.run(progress, transaction)
             )
             if replaced is None:  # pragma: no cover - final() caught up under the lock
-                raise UnavailableError("the rebuilt read models could not catch up with the current ones")
+                raise UnavailableError("rebuild_catch_up")
         except BaseException:
             try:
                 self.store.drop_generation(generation, self.names)

@@ -20,6 +20,7 @@ from api.schemas import CertificateIn
 from ledger.application import HourLedger
 from ledger.certificate import Certificate, mask_name, read_certificate_code
 from ledger.errors import NotFoundError
+from ledger.messages import Thing
 from projections.audit.log import AuditLog
 
 router = APIRouter(tags=["certificates"])
@@ -31,7 +32,7 @@ def certificate_document(ledger: HourLedger, audit: AuditLog, certificate: Certi
     the name and says whether a record it counts was reversed since."""
     position = ledger.position_of(certificate.id)
     if position is None:
-        raise NotFoundError(f"certificate {certificate.code} not found")
+        raise NotFoundError("thing_not_found", thing=Thing("certificate", certificate.code))
     proof = answer(lambda: audit.proof_in_checkpoint(position))
     zone = ledger.settings.zone
     document: dict[str, Any] = {
@@ -58,7 +59,7 @@ def certificate_document(ledger: HourLedger, audit: AuditLog, certificate: Certi
     return document
 
 
-@router.post("/v1/volunteers/{volunteer_id}/certificates", status_code=201, responses=problems(404))
+@router.post("/v1/volunteers/{volunteer_id}/certificates", status_code=201, responses=problems(404), operation_id="issueCertificate")
 def issue_certificate(
     request: Request,
     volunteer_id: UUID,
@@ -66,6 +67,9 @@ def issue_certificate(
     ledger: LedgerDep,
     body: Annotated[CertificateIn | None, Body()] = None,
 ) -> Any:
+    """Issues a certificate of volunteer service (志愿服务记录证明) for a period of local days,
+    with the inclusion proof of its issuing event in a signed checkpoint: the JSON proves itself
+    offline with the log's verifier key."""
     wanted = body or CertificateIn()
     issued = ledger.issue_certificate(actor, volunteer_id, wanted.period_from, wanted.period_to)
     certificate = issued.aggregate
@@ -77,11 +81,11 @@ def find(ledger: HourLedger, code: str) -> Certificate:
     normal = read_certificate_code(code)
     certificate = ledger.find_certificate(normal) if normal else None
     if certificate is None:
-        raise NotFoundError(f"no certificate with code {code[:40]!r}")
+        raise NotFoundError("no_certificate", code=code[:40])
     return certificate
 
 
-@router.get("/v1/certificates/{code}", responses=problems(404))
+@router.get("/v1/certificates/{code}", responses=problems(404), operation_id="getCertificate")
 def get_certificate(request: Request, code: str, ledger: LedgerDep) -> Any:
     """Public: anyone holding the code may check it; the name is masked."""
     return certificate_document(ledger, audit_of(request), find(ledger, code), public=True)
