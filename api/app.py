@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
+from api import console, problems
 from api.problems import problem, problem_response
 from api.routes import audit as audit_routes
 from api.routes import certificates, keys, reading, statistics, things, transactions
@@ -110,5 +110,6 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
 
     for module in (things, transactions, reading, statistics, keys, audit_routes, certificates):
         app.include_router(module.router)
+    console.install(app)
     app.add_middleware(BodyLimit)
     return app
