@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import docs, openapi, problems
+from api import console, docs, openapi, problems
 from api.access_log import AccessLog, Write, to_stderr
 from api.guards import JsonBodies
 from api.local_time import ResponseZone
@@ -127,6 +127,7 @@ def create_app(ledger: HourLedger, follow_projections: bool = False, access_log:
     for module in (things, transactions, reading, statistics, keys, audit_routes, certificates, operations):
         app.include_router(module.router)
     app.add_middleware(JsonBodies)
+    console.install(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(ResponseZone, zone=ledger.settings.zone)
     app.add_middleware(RequestMetrics, metrics=metrics)

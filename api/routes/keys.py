@@ -24,6 +24,18 @@ def issue_api_key(body: ApiKeyIn, actor: ActorDep, ledger: LedgerDep) -> Any:
     return views.api_key(key, secret)
 
 
+@router.get("/me", responses=problems(), operation_id="getMe")
+def who_am_i(actor: ActorDep) -> Any:
+    """The key the request is made with: its role and scope (what the console shows)."""
+    return {
+        "key_id": actor.key_id,
+        "name": actor.name,
+        "role": actor.role.value,
+        "region_code": actor.region_prefix,
+        "exchange_point_id": actor.exchange_point_id,
+    }
+
+
 @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response, responses=problems(404), operation_id="revokeApiKey")
 def revoke_api_key(key_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Response:
     """Revokes an API key (admins), effective at once."""
