@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.problems import problem, problem_response
+from api.security import RateLimits, SecurityHeaders
 from api.routes import audit as audit_routes
 from api.routes import certificates, keys, reading, statistics, things, transactions
 from api.schemas import Health
@@ -110,5 +112,17 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
 
     for module in (things, transactions, reading, statistics, keys, audit_routes, certificates):
         app.include_router(module.router)
+    settings = ledger.settings
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins.split(","), allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language"], max_age=600,
+        )
+    app.add_middleware(
+        RateLimits,
+        public_per_minute=settings.public_requests_per_minute,
+        failed_auth_per_minute=settings.failed_authentications_per_minute,
+    )
     return app

@@ -75,6 +75,13 @@ def free_port() -> int:
 def served(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[httpx.Client]:
     """`hour-ledger serve` on the store at `url` in a process of its own, and a client holding
     its first admin key (or an auditor key made for it when keys exist already)."""
+    with served_process(url, *args, env=env) as (client, _):
+        yield client
+
+
+@contextmanager
+def served_process(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[httpx.Client, int]]:
+    """As `served`, with the server's process id (to read its memory)."""
     port = free_port()
     environment = {**os.environ, **(env or {}), "HOUR_LEDGER_DATABASE_URL": url}
     server = subprocess.Popen(
@@ -104,7 +111,7 @@ def served(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield client
+        yield client, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
