@@ -10,6 +10,7 @@ _PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem responses a route can give (400: malformed JSON and 413:
-    a body over the cap can come from any request, before the route runs)."""
-    return {status: _PROBLEM for status in (400, 401, 403, 413, 422, 503, *statuses)}
+    """OpenAPI entries for the problem responses a route can give (400: malformed JSON, 413:
+    a body over the cap, 429: a client over its rate limit can come from any request, before
+    the route runs)."""
+    return {status: _PROBLEM for status in (400, 401, 403, 413, 422, 429, 503, *statuses)}
