@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import console, docs, openapi, problems
@@ -15,6 +16,7 @@ from api.guards import JsonBodies
 from api.local_time import ResponseZone
 from api.metrics import Metrics, RequestMetrics
 from api.problems import header_language, problem_response, said
+from api.security import RateLimits, SecurityHeaders
 from api.routes import audit as audit_routes
 from api.routes import certificates, keys, operations, reading, statistics, things, transactions
 from api.schemas import Health
@@ -78,10 +80,14 @@ class BodyLimit:
         await problem_response(body, language)(scope, receive, send)
 
 
-def create_app(ledger: HourLedger, follow_projections: bool = False, access_log: Write | None = None) -> FastAPI:
+def create_app(
+    ledger: HourLedger, follow_projections: bool = False, access_log: Write | None = None, limit_rates: bool = True
+) -> FastAPI:
     """The API over `ledger`; with `follow_projections`, this process keeps the read models
     up to date in a background thread while it serves. Each request is a line of the access
-    log, written by `access_log` (by default to stderr, unless HOUR_LEDGER_ACCESS_LOG=off)."""
+    log, written by `access_log` (by default to stderr, unless HOUR_LEDGER_ACCESS_LOG=off).
+    `limit_rates=False` leaves out the per-client rate limits (for tests that play many
+    clients from one address)."""
 
     read_models = ReadModels(ledger)
     audit = AuditLog(ledger)
@@ -126,12 +132,26 @@ def create_app(ledger: HourLedger, follow_projections: bool = False, access_log:
 
     for module in (things, transactions, reading, statistics, keys, audit_routes, certificates, operations):
         app.include_router(module.router)
+    # Innermost first: each add wraps what was added before.
+    settings = ledger.settings
     app.add_middleware(JsonBodies)
     console.install(app)
     app.add_middleware(BodyLimit)
-    app.add_middleware(ResponseZone, zone=ledger.settings.zone)
+    app.add_middleware(ResponseZone, zone=settings.zone)
+    app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins.split(","), allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language"], max_age=600,
+        )
+    if limit_rates:
+        app.add_middleware(
+            RateLimits,
+            public_per_minute=settings.public_requests_per_minute,
+            failed_auth_per_minute=settings.failed_authentications_per_minute,
+        )
     app.add_middleware(RequestMetrics, metrics=metrics)
-    write = access_log or (to_stderr if ledger.settings.access_log else None)
+    write = access_log or (to_stderr if settings.access_log else None)
     if write is not None:
-        app.add_middleware(AccessLog, zone=ledger.settings.zone, write=write)
+        app.add_middleware(AccessLog, zone=settings.zone, write=write)
     return app

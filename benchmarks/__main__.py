@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import audit, operations, projections, writes
+from benchmarks import audit, operations, projections, soak, writes
 
-BENCHMARKS = {"writes": writes.run, "projections": projections.run, "audit": audit.run, "operations": operations.run}
+BENCHMARKS = {
+    "writes": writes.run, "projections": projections.run, "audit": audit.run, "operations": operations.run,
+    "soak": soak.run,
+}
 
 
 def main(names: list[str]) -> None:

@@ -75,6 +75,13 @@ def free_port() -> int:
 def served(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[httpx.Client]:
     """`hour-ledger serve` on the store at `url` in a process of its own, and a client holding
     its first admin key (or an auditor key made for it when keys exist already)."""
+    with served_process(url, *args, env=env) as (client, _):
+        yield client
+
+
+@contextmanager
+def served_process(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[httpx.Client, int]]:
+    """As `served`, with the server's process id (to read its memory)."""
     port = free_port()
     environment = {**os.environ, **(env or {}), "HOUR_LEDGER_DATABASE_URL": url}
     server = subprocess.Popen(
@@ -100,7 +107,7 @@ def served(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[
                                  env=environment, check=True, capture_output=True, text=True)
             secret = out.stdout.strip().splitlines()[-1]
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
-        yield client
+        yield client, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)

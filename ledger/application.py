@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, PersistenceError
 
 from ledger.actors import SYSTEM, Actor, Role
 from ledger.api_key import REGISTRY_ID, ApiKey, ApiKeyRegistry, hash_secret, key_id_of, new_secret
@@ -39,6 +39,7 @@ from ledger.messages import Thing
 from ledger.organization import Organization
 from ledger.persistence import StoreWatch, check_reachable, event_position, persistence_env, stored_ids
 from ledger.pool import POOL_ID, CommunityPool
+from ledger.postgres_recorder import BoundedRetries
 from ledger.posting import Posting, regions_involved
 from ledger.regions import check_region_code
 from ledger.timebank import TimebankAccount
@@ -144,8 +145,11 @@ class HourLedger(Application[UUID]):
     def watch_store(self) -> None:
         """For long-running services: refuse work at once while the database is down."""
         if self._store_watch is None:
-            self._store_watch = StoreWatch(self.env)
-            self._store_watch.start()
+            watch = self._store_watch = StoreWatch(self.env)
+            watch.start()
+            for recorder in (self.recorder, getattr(self.snapshots, "recorder", None)):
+                if isinstance(recorder, BoundedRetries):
+                    recorder.watch_with(lambda: watch.down)
 
     def close(self) -> None:
         if self._store_watch is not None:
@@ -658,6 +662,8 @@ class HourLedger(Application[UUID]):
         except reraise:
             raise
         except (OperationalError, PersistenceError) as error:
+            if self._store_watch is not None and isinstance(error, (OperationalError, InterfaceError)):
+                self._store_watch.saw_failure()
             raise UnavailableError("store_failed", error=type(error).__name__) from error
 
 

@@ -59,6 +59,12 @@ class LedgerSettings:
     signing_key_file: str = DEFAULT_SIGNING_KEY_FILE
     checkpoint_seconds: float = 60.0
     counter_reversal_hours: float = 24.0
+    # Per client address and minute: requests to the public endpoints (certificates), and
+    # failed authentications (after which requests with a key are refused for the minute).
+    public_requests_per_minute: int = 120
+    failed_authentications_per_minute: int = 30
+    # Origins allowed to call the API from a browser (comma-separated); none by default.
+    cors_origins: str = ""
     # How `serve` hands the follower's place to its workers: "in-process" or "off".
     projections: str = "in-process"
     # /readyz answers 503 when the read models or the audit tree are more events behind the log.
@@ -169,6 +175,14 @@ def _projections(name: str, text: str) -> str:
     return text
 
 
+def _origins(name: str, text: str) -> str:
+    origins = [origin.strip() for origin in text.split(",") if origin.strip()]
+    for origin in origins:
+        if not re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", origin):
+            raise ConfigurationError(f"{name}: {origin!r} is not an origin such as https://console.example.gov.cn")
+    return ",".join(origins)
+
+
 def _text(name: str, text: str) -> str:
     return text
 
@@ -207,4 +221,7 @@ _PARSERS = {
     "projections": _projections,
     "ready_max_lag": _whole_number,
     "access_log": _switch,
+    "public_requests_per_minute": _positive_int,
+    "failed_authentications_per_minute": _positive_int,
+    "cors_origins": _origins,
 }

@@ -348,6 +348,13 @@ DETAILS: dict[str, Text] = {
         "the store is unavailable: the database does not answer", "存储暂不可用：数据库没有响应"
     ),
     "store_failed": Text("the store is unavailable ({error}); try again", "存储暂不可用（{error}），请稍后重试"),
+    "too_many_requests": Text(
+        "too many requests from this address; try again in {seconds} s", "此地址请求过于频繁，请 {seconds} 秒后再试"
+    ),
+    "too_many_failed_authentications": Text(
+        "too many failed authentications from this address; try again in {seconds} s",
+        "此地址身份验证失败次数过多，请 {seconds} 秒后再试",
+    ),
     "contention": Text(
         "too much contention on these accounts; try again", "这些账户正被频繁操作，请稍后重试"
     ),

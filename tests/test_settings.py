@@ -130,7 +130,7 @@ def test_sqlite_urls_name_relative_absolute_and_in_memory_databases():
 
 def test_a_postgresql_url_maps_onto_the_postgres_settings():
     env = persistence_env("postgresql://ledger:s%40cret@db.example:6543/hours?schema=jiangsu&pool_size=4")
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == "ledger.postgres_recorder:LedgerPostgresFactory"
     assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == ("db.example", "6543", "hours")
     assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("ledger", "s@cret")
     assert env["POSTGRES_SCHEMA"] == "jiangsu"
