@@ -38,7 +38,8 @@ class ExchangePoint(Aggregate):
     def take_stock(
         self, transaction_id: UUID, quantities: dict[str, int], star_level: int, posted_by: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Takes the items for a redemption; answers the priced lines.
+        """Takes the items for a redemption; answers the priced lines, each with the item's
+        name as the catalogue has it now (the receipt names what was handed over).
 
         Every item must exist, allow this star level and be in stock, or nothing is taken.
         """
@@ -49,11 +50,11 @@ class ExchangePoint(Aggregate):
                 raise NotFoundError(f"exchange point {self.id} has no item {sku!r}")
             if star_level < item["min_star"]:
                 raise StarLevelTooLowError(
-                    f"item {sku!r} needs star level {item['min_star']}, the volunteer has {star_level}"
+                    f"{item_label(sku, item)} needs star level {item['min_star']}, the volunteer has {star_level}"
                 )
             if item["stock"] < quantity:
-                raise OutOfStockError(f"item {sku!r}: {item['stock']} in stock, {quantity} asked")
-            lines.append({"sku": sku, "quantity": quantity, "price_minutes": item["price_minutes"]})
+                raise OutOfStockError(f"{item_label(sku, item)}: {item['stock']} in stock, {quantity} asked")
+            lines.append({"sku": sku, "name": item["name"], "quantity": quantity, "price_minutes": item["price_minutes"]})
         self._stock_taken(transaction_id=transaction_id, lines=lines, posted_by=posted_by)
         return lines
 
@@ -69,3 +70,8 @@ class ExchangePoint(Aggregate):
         for line in lines:
             if line["sku"] in self.items:
                 self.items[line["sku"]]["stock"] += line["quantity"]
+
+
+def item_label(sku: str, item: dict[str, Any]) -> str:
+    """How a clerk knows an item: its name, with the sku beside it (`雨伞 (umbrella)`)."""
+    return f"{item['name']} ({sku})" if item.get("name") and item["name"] != sku else sku

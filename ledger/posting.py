@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -103,15 +103,42 @@ class Posting:
 
     def _authorize(self, command: Command) -> None:
         if self.actor.role is Role.EXCHANGE_POINT:
-            if not isinstance(command, Redeem):
-                raise ForbiddenError("an exchange_point key may post only redemptions")
-            if command.exchange_point_id != self.actor.exchange_point_id:
+            if isinstance(command, Reverse):
+                self._authorize_counter_reversal(command)
+            elif not isinstance(command, Redeem):
+                raise ForbiddenError(
+                    "an exchange_point key may post only redemptions, and reversals of its own point's recent redemptions"
+                )
+            elif command.exchange_point_id != self.actor.exchange_point_id:
                 raise ForbiddenError("an exchange_point key may redeem only at its own exchange point")
         else:
             self.actor.may_write()
         if self.actor.region_prefix:
             for what, region_code in self._regions_involved(command):
                 self.actor.require_region(region_code, what)
+
+    def _authorize_counter_reversal(self, command: Reverse) -> None:
+        """A clerk may undo a mistake made at the counter a moment ago (SPEC §7): a redemption
+        of its own exchange point, within HOUR_LEDGER_COUNTER_REVERSAL_HOURS of its posting.
+        Anything older or elsewhere is an operator's correction."""
+        original = self.uow.get(Transaction, command.reverses, "transaction")
+        if original.type != Redeem.type:
+            raise ForbiddenError(
+                f"an exchange_point key may reverse only redemptions; transaction {original.id} is a {original.type}"
+            )
+        if original.content.get("exchange_point_id") != str(self.actor.exchange_point_id):
+            raise ForbiddenError(
+                f"an exchange_point key may reverse only its own exchange point's redemptions; "
+                f"redemption {original.id} was at exchange point {original.content.get('exchange_point_id')}"
+            )
+        if original.reversed_by == command.id:
+            return  # this very reversal, sent again: answered as it was, whenever it comes
+        hours = self.settings.counter_reversal_hours
+        if self.now - original.posted_at > timedelta(hours=hours):
+            raise ForbiddenError(
+                f"an exchange_point key may reverse a redemption only within {hours:g} hours of posting it; "
+                f"redemption {original.id} was posted at {original.posted_at.isoformat()}: ask an operator to reverse it"
+            )
 
     def _regions_involved(self, command: Command) -> list[tuple[str, str]]:
         if isinstance(command, Reverse):
