@@ -12,11 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import problems
 from api.problems import problem, problem_response
 from api.routes import audit as audit_routes
-from api.routes import certificates, keys, reading, statistics, things, transactions
+from api.routes import certificates, keys, lists as list_routes, reading, statistics, things, transactions
 from api.schemas import Health
 from ledger.application import HourLedger
 from projections import ReadModels
 from projections.audit.log import AuditLog
+from projections.lists import Lists
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a batch of 1,000 transactions is well under 1 MiB
 
@@ -79,6 +80,7 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
 
     read_models = ReadModels(ledger)
     audit = AuditLog(ledger)
+    lists = Lists(ledger)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -86,11 +88,13 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
         if follow_projections:
             read_models.start()
             audit.start(sign_every=ledger.settings.checkpoint_seconds)
+            lists.start()
         try:
             yield
         finally:
             read_models.stop()
             audit.stop()
+            lists.stop()
 
     app = FastAPI(
         title="Hour Ledger",
@@ -102,13 +106,14 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
     app.state.ledger = ledger
     app.state.read_models = read_models
     app.state.audit = audit
+    app.state.lists = lists
     problems.install(app)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Any:
         return {"status": "ok"}
 
-    for module in (things, transactions, reading, statistics, keys, audit_routes, certificates):
+    for module in (things, list_routes, transactions, reading, statistics, keys, audit_routes, certificates):
         app.include_router(module.router)
     app.add_middleware(BodyLimit)
     return app

@@ -10,13 +10,14 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from api import views
-from api.auth import ActorDep, LedgerDep, require_reader
+from api.auth import ActorDep, LedgerDep, at_own_counter, require_reader
 from api.problems import ledger_problem, problem, validation_problem
 from api.routes import problems
 from api.schemas import BatchIn, BatchOut, TransactionIn, TransactionOut
+from ledger.actors import Role
 from ledger.application import NotApplied, Posted
 from ledger.commands import Command
-from ledger.errors import LedgerError
+from ledger.errors import ForbiddenError, LedgerError
 
 router = APIRouter(prefix="/v1", tags=["transactions"])
 
@@ -80,6 +81,12 @@ def _not_applied(failed_index: int) -> dict[str, Any]:
 @router.get("/transactions/{transaction_id}", response_model=TransactionOut, responses=problems(404), response_model_exclude_unset=True)
 def get_transaction(transaction_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
     found = ledger.get_transaction(transaction_id)
+    if actor.role is Role.EXCHANGE_POINT:
+        # A counter reads its own point's redemptions and their reversals (its receipts).
+        original = found if found.reverses is None else ledger.get_transaction(found.reverses)
+        if original.type != "redemption" or not at_own_counter(actor, original.content.get("exchange_point_id")):
+            raise ForbiddenError("an exchange_point key reads only its own exchange point's redemptions")
+        return views.transaction(found, ledger.position_of(found.id))
     require_reader(actor)
     for what, region_code in ledger.regions_of(found):
         actor.require_region(region_code, what)

@@ -1,0 +1,509 @@
+"""The lists' tables, in the ledger's own database (the events' SQLite file or PostgreSQL
+schema), and every SQL statement the lists run, for both dialects (here, nowhere else).
+
+- `lists_volunteers`, `lists_organizations`, `lists_points`, `lists_keys`: one row per thing,
+  keyed by the position of its registration in the log (the order lists are walked in);
+  volunteers carry their balances, exchange points their catalogue.
+- `lists_grams`: every 1- and 2-gram of each name's search key (`names.py`), by kind of thing;
+  its primary key (kind, gram, position) is the name index.
+- `lists_transactions`: one row per transaction, keyed by its position, with what the filters
+  ask (type, recorded time, volunteers, organisation, exchange point, pickup code, the region
+  all its parties share) and the document the API shows; `lists_transaction_volunteers` finds
+  a volunteer's transactions.
+- `lists_position`: how far the rows have read the log.
+
+A batch's rows and its new position are one transaction, and the position moves by
+compare-and-set from the one the batch was computed from: of two followers, the second finds
+the position moved (or waits for the first's lock) and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg.errors
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from projections.lists.rules import Changes
+
+NAME = "lists"
+TABLES = (
+    "lists_volunteers", "lists_organizations", "lists_points", "lists_keys", "lists_grams",
+    "lists_transactions", "lists_transaction_volunteers",
+)
+VOLUNTEER_COLUMNS = (
+    "position", "id", "name", "name_key", "region_code", "organization_id", "birth_year", "id_number_hash",
+    "registered_us", "earned", "redeemed", "timebank_opened_us", "timebank_balance",
+)
+ORGANIZATION_COLUMNS = ("position", "id", "name", "name_key", "region_code", "registered_us")
+POINT_COLUMNS = (*ORGANIZATION_COLUMNS, "items")
+KEY_COLUMNS = ("position", "id", "role", "name", "region_code", "exchange_point_id", "created_us", "revoked_us")
+TRANSACTION_COLUMNS = (
+    "position", "id", "type", "recorded_us", "volunteer_id", "volunteer_ids", "organization_id",
+    "exchange_point_id", "pickup_code", "parties_region", "reversed_by", "document",
+)
+THINGS = {"volunteer": "lists_volunteers", "organization": "lists_organizations", "exchange_point": "lists_points"}
+GRAM_KIND = {"volunteer": "v", "organization": "o", "exchange_point": "p"}
+CHUNK = 500  # ids per IN (...) on SQLite
+
+
+class PositionMovedError(Exception):
+    """Another follower (or a rebuild) moved the lists' position first: reload and go on."""
+
+
+class ListsBusyError(Exception):
+    """A rebuild holds the lists' position: their rows are being rewritten."""
+
+
+def region_range(prefix: str) -> tuple[str, str]:
+    """Codes that start with `prefix`, as a range of an index: digits sort before ':'."""
+    return prefix, prefix + ":"
+
+
+class Filters:
+    """WHERE clauses and their parameters, in the order they are written."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) if self.clauses else "TRUE"
+
+
+class ListsStore:
+    """The SQL of the lists, one subclass per dialect."""
+
+    mark = "?"
+    big = "INTEGER"
+    text = "TEXT"
+    code = "TEXT"  # region codes and grams: compared byte by byte
+    position_column = "rowid"
+    # Whether a rebuild rewrites every row in one store transaction (see `Lists.rebuild`).
+    atomic_rebuild = False
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        self.datastore = recorder.datastore
+
+    # Names and statements ------------------------------------------------------------------
+
+    def table(self, name: str) -> str:
+        return name
+
+    def events_table(self) -> str:
+        return self.recorder.events_table_name
+
+    def _q(self, text: str) -> str:
+        names = {name.removeprefix("lists_"): self.table(name) for name in (*TABLES, "lists_position")}
+        text = text.format(events=self.events_table(), event_position=self.position_column, **names)
+        return text if self.mark == "?" else text.replace("?", self.mark)
+
+    def contains(self, column: str) -> str:
+        """True when `column` holds the parameter as a substring."""
+        return f"instr({column}, ?) > 0"
+
+    def _create_statements(self) -> list[str]:
+        big, text, code = self.big, self.text, self.code
+        return [
+            f"CREATE TABLE IF NOT EXISTS {{position}} (name {text} PRIMARY KEY, position {big} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {{volunteers}} (position {big} PRIMARY KEY, id {text} NOT NULL UNIQUE, "
+            f"name {text} NOT NULL, name_key {text} NOT NULL, region_code {code} NOT NULL, organization_id {text}, "
+            f"birth_year INTEGER, id_number_hash {text}, registered_us {big} NOT NULL, "
+            f"earned {big} NOT NULL DEFAULT 0, redeemed {big} NOT NULL DEFAULT 0, timebank_opened_us {big}, "
+            f"timebank_balance {big} NOT NULL DEFAULT 0)",
+            "CREATE INDEX IF NOT EXISTS lists_volunteers_region ON {volunteers} (region_code, position)",
+            "CREATE INDEX IF NOT EXISTS lists_volunteers_organization ON {volunteers} (organization_id, position)",
+            "CREATE INDEX IF NOT EXISTS lists_volunteers_id_number ON {volunteers} (id_number_hash, position)",
+            f"CREATE TABLE IF NOT EXISTS {{organizations}} (position {big} PRIMARY KEY, id {text} NOT NULL UNIQUE, "
+            f"name {text} NOT NULL, name_key {text} NOT NULL, region_code {code} NOT NULL, registered_us {big} NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS lists_organizations_region ON {organizations} (region_code, position)",
+            f"CREATE TABLE IF NOT EXISTS {{points}} (position {big} PRIMARY KEY, id {text} NOT NULL UNIQUE, "
+            f"name {text} NOT NULL, name_key {text} NOT NULL, region_code {code} NOT NULL, registered_us {big} NOT NULL, "
+            f"items {text} NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS lists_points_region ON {points} (region_code, position)",
+            f"CREATE TABLE IF NOT EXISTS {{keys}} (position {big} PRIMARY KEY, id {text} NOT NULL UNIQUE, "
+            f"role {text} NOT NULL, name {text} NOT NULL, region_code {text}, exchange_point_id {text}, "
+            f"created_us {big} NOT NULL, revoked_us {big})",
+            f"CREATE TABLE IF NOT EXISTS {{grams}} (kind {code} NOT NULL, gram {code} NOT NULL, "
+            f"position {big} NOT NULL, PRIMARY KEY (kind, gram, position))",
+            f"CREATE TABLE IF NOT EXISTS {{transactions}} (position {big} PRIMARY KEY, id {text} NOT NULL UNIQUE, "
+            f"type {text} NOT NULL, recorded_us {big} NOT NULL, volunteer_id {text}, volunteer_ids {text} NOT NULL, "
+            f"organization_id {text}, exchange_point_id {text}, pickup_code {text}, parties_region {code} NOT NULL, "
+            f"reversed_by {text}, document {text} NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS lists_transactions_point ON {transactions} (exchange_point_id, position)",
+            "CREATE INDEX IF NOT EXISTS lists_transactions_type ON {transactions} (type, position)",
+            "CREATE INDEX IF NOT EXISTS lists_transactions_pickup ON {transactions} (pickup_code) WHERE pickup_code IS NOT NULL",
+            "CREATE INDEX IF NOT EXISTS lists_transactions_recorded ON {transactions} (recorded_us)",
+            "CREATE INDEX IF NOT EXISTS lists_transactions_region ON {transactions} (parties_region, position)",
+            f"CREATE TABLE IF NOT EXISTS {{transaction_volunteers}} (volunteer_id {text} NOT NULL, "
+            f"position {big} NOT NULL, PRIMARY KEY (volunteer_id, position))",
+            f"INSERT INTO {{position}} (name, position) VALUES ('{NAME}', 0) ON CONFLICT (name) DO NOTHING",
+        ]
+
+    def setup(self) -> None:
+        with self.datastore.transaction(commit=True) as cur:
+            for statement in self._create_statements():
+                cur.execute(self._q(statement))
+
+    # Transactions ----------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, wait_for_locks: bool = False) -> Iterator[Any]:
+        """A store transaction that writes (committed at the end, rolled back on an error).
+        Without `wait_for_locks`, a rebuild holding the position makes it fail at once-ish."""
+        with self.datastore.transaction(commit=True) as cur:
+            yield _raw(cur)
+
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        with self.datastore.transaction(commit=False) as cur:
+            yield Reader(self, _raw(cur))
+
+    def _fetch(self, cur: Any, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur.execute(self._q(text), list(params))
+        return [dict(row) for row in cur.fetchall()]
+
+    def _in(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
+    def _chunks(self, values: Collection[Any]) -> Iterator[list[Any]]:
+        ordered = sorted(values)
+        for start in range(0, len(ordered), CHUNK):
+            yield ordered[start : start + CHUNK]
+
+    # The position ------------------------------------------------------------------------------
+
+    def position(self) -> int:
+        with self.datastore.transaction(commit=False) as cur:
+            rows = self._fetch(cur, "SELECT position FROM {position} WHERE name = ?", [NAME])
+        return int(rows[0]["position"]) if rows else 0
+
+    def head(self) -> int:
+        return int(self.recorder.max_notification_id() or 0)
+
+    def move(self, cur: Any, expected: int, end: int) -> None:
+        """Moves the position from `expected` to `end` in this transaction (first: it takes the
+        row's lock), or raises PositionMovedError when another follower moved it first."""
+        cur.execute(self._q("UPDATE {position} SET position = ? WHERE name = ? AND position = ?"), [end, NAME, expected])
+        if cur.rowcount != 1:
+            raise PositionMovedError(f"the lists' position is no longer {expected}")
+
+    def reset(self, cur: Any) -> None:
+        """Every row gone and the position back to 0, in this transaction."""
+        cur.execute(self._q("UPDATE {position} SET position = 0 WHERE name = ?"), [NAME])
+        for name in TABLES:
+            cur.execute(self._q(f"DELETE FROM {{{name.removeprefix('lists_')}}}"))
+
+    def after_rebuild(self) -> None:
+        """Fresh statistics for the planner once the tables were refilled."""
+        with self.datastore.transaction(commit=True) as cur:
+            cur.execute("ANALYZE")
+
+    # What a batch needs of the stored rows -------------------------------------------------------
+
+    def known(self, cur: Any) -> StoredRows:
+        return StoredRows(self, cur)
+
+    # Writing a batch -----------------------------------------------------------------------------
+
+    def write(self, cur: Any, changes: Changes) -> None:
+        """The batch's rows (its position was moved first, in the same transaction)."""
+        q = self._q
+        many = cur.executemany
+        if changes.volunteers:
+            many(q(_insert("{volunteers}", VOLUNTEER_COLUMNS)), [_values(row, VOLUNTEER_COLUMNS) for row in changes.volunteers])
+        if changes.organizations:
+            many(q(_insert("{organizations}", ORGANIZATION_COLUMNS)),
+                 [_values(row, ORGANIZATION_COLUMNS) for row in changes.organizations])
+        if changes.points:
+            rows = [_values({**row, "items": _json(row["items"])}, POINT_COLUMNS) for row in changes.points.values()]
+            many(q(_insert("{points}", POINT_COLUMNS) + " ON CONFLICT (id) DO UPDATE SET items = excluded.items"), rows)
+        if changes.keys:
+            many(q(_insert("{keys}", KEY_COLUMNS)), [_values(row, KEY_COLUMNS) for row in changes.keys])
+        if changes.grams:
+            many(q("INSERT INTO {grams} (kind, gram, position) VALUES (?, ?, ?)"), changes.grams)
+        if changes.balances:
+            many(q("UPDATE {volunteers} SET earned = earned + ?, redeemed = redeemed + ?, "
+                   "timebank_balance = timebank_balance + ? WHERE id = ?"),
+                 [(earned, redeemed, timebank, vid) for vid, (earned, redeemed, timebank) in changes.balances.items()])
+        if changes.timebank_opened:
+            many(q("UPDATE {volunteers} SET timebank_opened_us = ? WHERE id = ?"),
+                 [(us, vid) for vid, us in changes.timebank_opened.items()])
+        if changes.transactions:
+            rows = [
+                _values({**row, "volunteer_ids": ",".join(row["volunteer_ids"]), "document": _json(row["document"])},
+                        TRANSACTION_COLUMNS)
+                for row in changes.transactions
+            ]
+            many(q(_insert("{transactions}", TRANSACTION_COLUMNS)), rows)
+            many(q("INSERT INTO {transaction_volunteers} (volunteer_id, position) VALUES (?, ?)"),
+                 [(vid, row["position"]) for row in changes.transactions for vid in dict.fromkeys(row["volunteer_ids"])])
+        if changes.reversed:
+            many(q("UPDATE {transactions} SET reversed_by = ? WHERE id = ?"),
+                 [(reversal, original) for original, reversal in changes.reversed.items()])
+        if changes.revoked:
+            many(q("UPDATE {keys} SET revoked_us = ? WHERE id = ?"), [(us, kid) for kid, us in changes.revoked.items()])
+
+    # Status ----------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as cur:
+            return {
+                name.removeprefix("lists_"): int(self._fetch(cur, f"SELECT COUNT(*) AS n FROM {{{name.removeprefix('lists_')}}}")[0]["n"])
+                for name in ("lists_volunteers", "lists_organizations", "lists_points", "lists_keys", "lists_transactions")
+            }
+
+
+class StoredRows:
+    """What earlier batches stored, read in the batch's own transaction (`rules.Known`)."""
+
+    def __init__(self, store: ListsStore, cur: Any) -> None:
+        self.store = store
+        self.cur = cur
+
+    def regions(self, ids: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in self.store._chunks(ids):
+            for table in THINGS.values():
+                where, params = self.store._in("id", chunk)
+                short = table.removeprefix("lists_")
+                for row in self.store._fetch(self.cur, f"SELECT id, region_code FROM {{{short}}} WHERE {where}", params):
+                    found[row["id"]] = row["region_code"]
+        return found
+
+    def transactions(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in self.store._chunks(ids):
+            where, params = self.store._in("id", chunk)
+            rows = self.store._fetch(
+                self.cur,
+                "SELECT id, type, volunteer_ids, organization_id, exchange_point_id, parties_region "
+                f"FROM {{transactions}} WHERE {where}",
+                params,
+            )
+            for row in rows:
+                found[row["id"]] = {**row, "volunteer_ids": [v for v in row["volunteer_ids"].split(",") if v]}
+        return found
+
+    def points(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in self.store._chunks(ids):
+            where, params = self.store._in("id", chunk)
+            for row in self.store._fetch(self.cur, f"SELECT {', '.join(POINT_COLUMNS)} FROM {{points}} WHERE {where}", params):
+                found[row["id"]] = {**row, "items": json.loads(row["items"])}
+        return found
+
+
+class Reader:
+    """The lists' questions, asked in one store transaction."""
+
+    def __init__(self, store: ListsStore, cur: Any) -> None:
+        self.store = store
+        self.cur = cur
+
+    def _fetch(self, text: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        return self.store._fetch(self.cur, text, params)
+
+    def glance(self) -> tuple[int, int]:
+        """The log's head and the lists' position, from one statement."""
+        rows = self._fetch(
+            "SELECT (SELECT MAX({event_position}) FROM {events}) AS head, "
+            "(SELECT position FROM {position} WHERE name = ?) AS position",
+            [NAME],
+        )
+        return int(rows[0]["head"] or 0), int(rows[0]["position"] or 0)
+
+    def things(
+        self,
+        kind: str,
+        after: int,
+        limit: int,
+        *,
+        region: str | None = None,
+        name_key: str | None = None,
+        query_grams: Sequence[str] = (),
+        organization_id: str | None = None,
+        id_number_hash: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Volunteers, organisations or exchange points in registration order after `after`."""
+        table = "{" + THINGS[kind].removeprefix("lists_") + "}"
+        columns = VOLUNTEER_COLUMNS if kind == "volunteer" else POINT_COLUMNS if kind == "exchange_point" else ORGANIZATION_COLUMNS
+        selected = ", ".join(f"t.{c}" for c in columns)
+        joins: list[str] = []
+        params: list[Any] = []
+        where = Filters()
+        if query_grams:
+            # The name index: the first gram's postings in position order, each confirmed by the
+            # others' (primary-key look-ups, or a merge of ordered postings) and by the substring.
+            source = f"{{grams}} g0 JOIN {table} t ON t.position = g0.position"
+            for n, gram in enumerate(query_grams[1:], 1):
+                joins.append(f"JOIN {{grams}} g{n} ON g{n}.kind = g0.kind AND g{n}.gram = ? AND g{n}.position = g0.position")
+                params.append(gram)
+            where.add("g0.kind = ?", GRAM_KIND[kind])
+            where.add("g0.gram = ?", query_grams[0])
+            where.add("g0.position > ?", after)
+            where.add(self.store.contains("t.name_key"), name_key)
+            order = "g0.position"
+        else:
+            source = f"{table} t"
+            where.add("t.position > ?", after)
+            order = "t.position"
+        if region:
+            low, high = region_range(region)
+            where.add("t.region_code >= ? AND t.region_code < ?", low, high)
+        if organization_id is not None:
+            where.add("t.organization_id = ?", organization_id)
+        if id_number_hash is not None:
+            where.add("t.id_number_hash = ?", id_number_hash)
+        text = f"SELECT {selected} FROM {source} {' '.join(joins)} WHERE {where.sql()} ORDER BY {order} LIMIT ?"
+        rows = self._fetch(text, [*params, *where.params, limit])
+        if kind == "exchange_point":
+            for row in rows:
+                row["items"] = json.loads(row["items"])
+        return rows
+
+    def thing(self, kind: str, thing_id: str) -> dict[str, Any] | None:
+        table = "{" + THINGS[kind].removeprefix("lists_") + "}"
+        rows = self._fetch(f"SELECT id, name, region_code FROM {table} WHERE id = ?", [thing_id])
+        return rows[0] if rows else None
+
+    def keys(self, after: int, limit: int) -> list[dict[str, Any]]:
+        return self._fetch(
+            f"SELECT {', '.join(KEY_COLUMNS)} FROM {{keys}} WHERE position > ? ORDER BY position LIMIT ?", [after, limit]
+        )
+
+    def transactions(
+        self,
+        before: int,
+        limit: int,
+        *,
+        volunteer_id: str | None = None,
+        exchange_point_id: str | None = None,
+        type: str | None = None,
+        from_us: int | None = None,
+        to_us: int | None = None,
+        region: str | None = None,
+        pickup_code: str | None = None,
+        with_volunteer_name: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Transactions newest first (position descending) before `before`."""
+        selected = ", ".join(f"t.{c}" for c in TRANSACTION_COLUMNS)
+        joins: list[str] = []
+        params: list[Any] = []
+        where = Filters()
+        order = "t.position"
+        if volunteer_id is not None:
+            joins.append("JOIN {transaction_volunteers} tv ON tv.position = t.position")
+            where.add("tv.volunteer_id = ?", volunteer_id)
+            where.add("tv.position < ?", before)
+            order = "tv.position"
+        else:
+            where.add("t.position < ?", before)
+        if with_volunteer_name:
+            selected += ", v.name AS volunteer_name"
+            joins.append("LEFT JOIN {volunteers} v ON v.id = t.volunteer_id")
+        if exchange_point_id is not None:
+            where.add("t.exchange_point_id = ?", exchange_point_id)
+        if type is not None:
+            where.add("t.type = ?", type)
+        if from_us is not None:
+            where.add("t.recorded_us >= ?", from_us)
+        if to_us is not None:
+            where.add("t.recorded_us <= ?", to_us)
+        if region:
+            low, high = region_range(region)
+            where.add("t.parties_region >= ? AND t.parties_region < ?", low, high)
+        if pickup_code is not None:
+            where.add("t.pickup_code = ?", pickup_code)
+        text = f"SELECT {selected} FROM {{transactions}} t {' '.join(joins)} WHERE {where.sql()} ORDER BY {order} DESC LIMIT ?"
+        rows = self._fetch(text, [*params, *where.params, limit])
+        for row in rows:
+            row["document"] = json.loads(row["document"])
+            row["volunteer_ids"] = [v for v in row["volunteer_ids"].split(",") if v]
+        return rows
+
+
+def _raw(cur: Any) -> Any:
+    """The driver's own cursor (eventsourcing wraps SQLite's, hiding `rowcount`)."""
+    return getattr(cur, "sqlite_cursor", cur)
+
+
+def _insert(table: str, columns: Sequence[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+
+
+def _values(row: dict[str, Any], columns: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(row.get(column) for column in columns)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class SQLiteListsStore(ListsStore):
+    pass
+
+
+class PostgresListsStore(ListsStore):
+    mark = "%s"
+    big = "BIGINT"
+    code = 'TEXT COLLATE "C"'
+    position_column = "notification_id"
+    atomic_rebuild = True
+
+    def table(self, name: str) -> str:
+        return f'"{self.datastore.schema}"."{name}"' if self.datastore.schema else name
+
+    def events_table(self) -> str:
+        return self.table(self.recorder.events_table_name)
+
+    def contains(self, column: str) -> str:
+        return f"strpos({column}, ?) > 0"
+
+    def _in(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
+    def _chunks(self, values: Collection[Any]) -> Iterator[list[Any]]:
+        if values:
+            yield sorted(values)
+
+    def setup(self) -> None:
+        # Two processes starting at once on a new schema must not both create the tables.
+        with self.datastore.transaction(commit=True) as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"hour-ledger-lists:{self.datastore.schema}"])
+            for statement in self._create_statements():
+                cur.execute(self._q(statement))
+
+    @contextmanager
+    def writing(self, wait_for_locks: bool = False) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as cur:
+            if not wait_for_locks:
+                # A rebuild rewrites the rows in one long transaction that holds the position:
+                # a follower meanwhile gives up soon and tries again later.
+                cur.execute("SET LOCAL lock_timeout = '1s'")
+            try:
+                yield cur
+            except psycopg.errors.LockNotAvailable as error:
+                raise ListsBusyError("the lists are being rebuilt") from error
+
+    def after_rebuild(self) -> None:
+        with self.datastore.transaction(commit=True) as cur:
+            for name in TABLES:
+                cur.execute(f"ANALYZE {self.table(name)}")
+
+
+def lists_store_of(recorder: Any) -> ListsStore:
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return PostgresListsStore(recorder)
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return SQLiteListsStore(recorder)
+    raise TypeError(f"the lists need a PostgreSQL or SQLite store, not {type(recorder).__name__}")
