@@ -20,6 +20,7 @@ the position moved (or waits for the first's lock) and writes nothing.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -253,12 +254,20 @@ class ListsStore:
         if changes.revoked:
             many(q("UPDATE {keys} SET revoked_us = ? WHERE id = ?"), [(us, kid) for kid, us in changes.revoked.items()])
 
+    def every_row(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table of the lists, in key order: what a rebuild must give again."""
+        with self.datastore.transaction(commit=False) as cur:
+            return {
+                name: [tuple(row.values()) for row in self._fetch(_raw(cur), f"SELECT * FROM {{{name.removeprefix('lists_')}}} ORDER BY 1, 2")]
+                for name in TABLES
+            }
+
     # Status ----------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
         with self.datastore.transaction(commit=False) as cur:
             return {
-                name.removeprefix("lists_"): int(self._fetch(cur, f"SELECT COUNT(*) AS n FROM {{{name.removeprefix('lists_')}}}")[0]["n"])
+                name.removeprefix("lists_"): int(self._fetch(_raw(cur), f"SELECT COUNT(*) AS n FROM {{{name.removeprefix('lists_')}}}")[0]["n"])
                 for name in ("lists_volunteers", "lists_organizations", "lists_points", "lists_keys", "lists_transactions")
             }
 
@@ -450,7 +459,18 @@ def _json(value: Any) -> str:
 
 
 class SQLiteListsStore(ListsStore):
-    pass
+    def setup(self) -> None:
+        # `CREATE TABLE IF NOT EXISTS` on tables that exist only reads: the transaction's first
+        # write then meets SQLite's "database is locked" at once (not after its busy timeout)
+        # when another connection wrote meanwhile. Setting up is idempotent: try again.
+        for attempt in range(20):
+            try:
+                super().setup()
+                return
+            except Exception as error:
+                if "locked" not in str(error) or attempt == 19:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
 
 
 class PostgresListsStore(ListsStore):
