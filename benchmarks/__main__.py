@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import audit, projections, writes
+from benchmarks import audit, lists, projections, writes
 
-BENCHMARKS = {"writes": writes.run, "projections": projections.run, "audit": audit.run}
+BENCHMARKS = {"writes": writes.run, "projections": projections.run, "audit": audit.run, "lists": lists.run}
 
 
 def main(names: list[str]) -> None:

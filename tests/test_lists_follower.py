@@ -19,6 +19,7 @@ from ledger.actors import SYSTEM, Role
 from ledger.application import HourLedger
 from ledger.errors import UnauthorizedError, UnavailableError
 from projections.lists import Lists
+from projections.lists.store import keys_question
 from tests.builders import (
     CHANGZHOU,
     XUYI,
@@ -148,10 +149,10 @@ def test_a_read_the_lists_cannot_answer_in_time_is_unavailable(ledger: HourLedge
     lists = Lists(ledger)
     ledger.register_volunteer(SYSTEM, "李秀兰", XUYI)
     head = ledger.head_position()
-    assert lists.answer(lambda reader: reader.keys(0, 10), min_position=head) == []
+    assert lists.answer(keys_question(0, 10), min_position=head) == []
     started = time.monotonic()
     with pytest.raises(UnavailableError, match=f"position {head + 5}"):
-        lists.answer(lambda reader: reader.keys(0, 10), min_position=head + 5, wait=0.3)
+        lists.answer(keys_question(0, 10), min_position=head + 5, wait=0.3)
     assert time.monotonic() - started < 3
 
 

@@ -34,7 +34,16 @@ from ledger.errors import UnavailableError, ValidationError
 from ledger.regions import check_region_code
 from projections.lists.names import MAX_QUERY, query_grams, search_key
 from projections.lists.rules import TOPICS, changes_of, micros
-from projections.lists.store import ListsBusyError, ListsStore, PositionMovedError, Reader, lists_store_of
+from projections.lists.store import (
+    ListsBusyError,
+    ListsStore,
+    PositionMovedError,
+    Question,
+    keys_question,
+    lists_store_of,
+    things_question,
+    transactions_question,
+)
 
 log = logging.getLogger("lists")
 
@@ -47,6 +56,7 @@ NEWEST = 2**62
 # After a save wakes the follower, it lets the next moment's commits gather into one batch;
 # a read that waits wakes it without this delay.
 COALESCE_SECONDS = 0.02
+ANALYZE_EVERY = 50_000  # events written by this process's catch-ups between two ANALYZEs
 Progress = Callable[[int, int], None]
 
 
@@ -114,6 +124,7 @@ class Lists:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._hooked = False
+        self._written = 0
 
     # Following the log ---------------------------------------------------------------------
 
@@ -149,6 +160,12 @@ class Lists:
             self._announce()
             if progress:
                 progress(position, head)
+            self._written += len(events)
+            if cur is None and self._written >= ANALYZE_EVERY:
+                # Many new rows: the planner's idea of the tables is out of date (a first
+                # catch-up of a big log, before autovacuum has looked at them).
+                self._written = 0
+                self.store.refresh_statistics()
         return position
 
     def _write(self, cur: Any, events: list[tuple[int, Any]], expected: int, end: int) -> None:
@@ -259,16 +276,15 @@ class Lists:
                     self.store.reset(cur)
                 position = self.catch_up(progress)
             self._announce()
-        self.store.after_rebuild()
+        self._guard(self.store.refresh_statistics)
         return position
 
     def status(self) -> dict[str, Any]:
-        head, position = self._guard(lambda: self._glance())
-        return {"position": position, "head_position": head, "lag": max(0, head - position), **self._guard(self.store.counts)}
-
-    def _glance(self) -> tuple[int, int]:
-        with self.store.reading() as reader:
-            return reader.glance()
+        asked = self._guard(lambda: self.store.ask(keys_question(0, 0)))
+        return {
+            "position": asked.position, "head_position": asked.head, "lag": max(0, asked.head - asked.position),
+            **self._guard(self.store.counts),
+        }
 
     # Reading -------------------------------------------------------------------------------
 
@@ -278,27 +294,20 @@ class Lists:
         except (PersistenceError, sqlite3.Error) as error:
             raise UnavailableError(f"the lists are unavailable: {type(error).__name__}") from error
 
-    def answer(self, question: Callable[[Reader], T], min_position: int | None = None, wait: float = WAIT_SECONDS) -> T:
-        """`question` asked once the lists have read the log up to `min_position`, or without
-        it up to the head as this read finds it; 503 `unavailable` if they cannot within
-        `wait` seconds. In the common case the head, the position and the answer come from one
-        store transaction."""
+    def answer(self, question: Question, min_position: int | None = None, wait: float = WAIT_SECONDS) -> list[dict[str, Any]]:
+        """The rows of `question`, once the lists have read the log up to `min_position`, or
+        without it up to the head as this read finds it; 503 `unavailable` if they cannot
+        within `wait` seconds. In the common case the head, the position and the rows come
+        from one round trip."""
         self.ledger.refuse_if_store_down()
-
-        def ask(target: int | None) -> tuple[int, bool, T | None]:
-            with self.store.reading() as reader:
-                head, position = reader.glance()
-                wanted = target if target is not None else head
-                if position < wanted:
-                    return wanted, False, None
-                return wanted, True, question(reader)
-
-        target, answered, found = self._guard(lambda: ask(min_position))
-        if not answered and self.wait_for(target, wait):
-            _, answered, found = self._guard(lambda: ask(target))
-        if not answered:
-            raise UnavailableError(f"the lists have not yet read the log up to position {target}; try again")
-        return found  # type: ignore[return-value]
+        asked = self._guard(lambda: self.store.ask(question))
+        target = asked.head if min_position is None else min_position
+        if asked.position < target:
+            if self.wait_for(target, wait):
+                asked = self._guard(lambda: self.store.ask(question))
+            if asked.position < target:
+                raise UnavailableError(f"the lists have not yet read the log up to position {target}; try again")
+        return asked.rows
 
     def _page(self, kind: str, rows: list[dict[str, Any]], limit: int) -> Page:
         following = encode_cursor(kind, rows[limit - 1]["position"]) if len(rows) > limit else None
@@ -321,24 +330,17 @@ class Lists:
         limit, region = check_limit(limit), check_region(region)
         after = decode_cursor(kind, cursor, 0)
         query = name_query(q)
-        rows = self.answer(
-            lambda r: r.things(
-                kind, after, limit + 1, region=region,
-                name_key=query[0] if query else None, query_grams=query[1] if query else (),
-                organization_id=organization_id, id_number_hash=id_number_hash,
-            ),
-            min_position,
+        question = things_question(
+            self.store, kind, after, limit + 1, region=region,
+            name_key=query[0] if query else None, query_grams=query[1] if query else (),
+            organization_id=organization_id, id_number_hash=id_number_hash,
         )
-        return self._page(kind, rows, limit)
-
-    def thing(self, kind: str, thing_id: str, min_position: int | None = None) -> dict[str, Any] | None:
-        """A volunteer's, organisation's or exchange point's id, name and region."""
-        return self.answer(lambda r: r.thing(kind, thing_id), min_position)
+        return self._page(kind, self.answer(question, min_position), limit)
 
     def api_keys(self, cursor: str | None = None, limit: int = DEFAULT_LIMIT, min_position: int | None = None) -> Page:
         limit = check_limit(limit)
         after = decode_cursor("api_key", cursor, 0)
-        return self._page("api_key", self.answer(lambda r: r.keys(after, limit + 1), min_position), limit)
+        return self._page("api_key", self.answer(keys_question(after, limit + 1), min_position), limit)
 
     def transactions(
         self,
@@ -361,12 +363,9 @@ class Lists:
         if from_ is not None and to is not None and from_ > to:
             raise ValidationError("from", "must not be after to")
         before = decode_cursor("transaction", cursor, NEWEST)
-        rows = self.answer(
-            lambda r: r.transactions(
-                before, limit + 1, volunteer_id=volunteer_id, exchange_point_id=exchange_point_id, type=type,
-                from_us=micros(from_) if from_ is not None else None, to_us=micros(to) if to is not None else None,
-                region=region, pickup_code=pickup_code, with_volunteer_name=with_volunteer_name,
-            ),
-            min_position,
+        question = transactions_question(
+            before, limit + 1, volunteer_id=volunteer_id, exchange_point_id=exchange_point_id, type=type,
+            from_us=micros(from_) if from_ is not None else None, to_us=micros(to) if to is not None else None,
+            region=region, pickup_code=pickup_code, with_volunteer_name=with_volunteer_name,
         )
-        return self._page("transaction", rows, limit)
+        return self._page("transaction", self.answer(question, min_position), limit)

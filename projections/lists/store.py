@@ -23,9 +23,11 @@ import json
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg.errors
+from psycopg.rows import dict_row, tuple_row
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -123,7 +125,8 @@ class ListsStore:
             f"timebank_balance {big} NOT NULL DEFAULT 0)",
             "CREATE INDEX IF NOT EXISTS lists_volunteers_region ON {volunteers} (region_code, position)",
             "CREATE INDEX IF NOT EXISTS lists_volunteers_organization ON {volunteers} (organization_id, position)",
-            "CREATE INDEX IF NOT EXISTS lists_volunteers_id_number ON {volunteers} (id_number_hash, position)",
+            "CREATE INDEX IF NOT EXISTS lists_volunteers_id_number ON {volunteers} (id_number_hash, position) "
+            "WHERE id_number_hash IS NOT NULL",
             f"CREATE TABLE IF NOT EXISTS {{organizations}} (position {big} PRIMARY KEY, id {text} NOT NULL UNIQUE, "
             f"name {text} NOT NULL, name_key {text} NOT NULL, region_code {code} NOT NULL, registered_us {big} NOT NULL)",
             "CREATE INDEX IF NOT EXISTS lists_organizations_region ON {organizations} (region_code, position)",
@@ -164,10 +167,13 @@ class ListsStore:
         with self.datastore.transaction(commit=True) as cur:
             yield _raw(cur)
 
-    @contextmanager
-    def reading(self) -> Iterator[Reader]:
+    def ask(self, question: Question) -> Asked:
+        """The question's rows, with the log's head and the lists' position read together."""
         with self.datastore.transaction(commit=False) as cur:
-            yield Reader(self, _raw(cur))
+            raw = _raw(cur)
+            glance = self._fetch(raw, GLANCE, [NAME])[0]
+            rows = self._fetch(raw, question.text, question.params)
+        return Asked(int(glance["head"] or 0), int(glance["position"] or 0), _shaped(question, rows))
 
     def _fetch(self, cur: Any, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cur.execute(self._q(text), list(params))
@@ -204,10 +210,11 @@ class ListsStore:
         for name in TABLES:
             cur.execute(self._q(f"DELETE FROM {{{name.removeprefix('lists_')}}}"))
 
-    def after_rebuild(self) -> None:
-        """Fresh statistics for the planner once the tables were refilled."""
+    def refresh_statistics(self) -> None:
+        """Fresh statistics for the planner once many rows were written."""
         with self.datastore.transaction(commit=True) as cur:
-            cur.execute("ANALYZE")
+            for name in TABLES:
+                cur.execute(f"ANALYZE {self.table(name)}")
 
     # What a batch needs of the stored rows -------------------------------------------------------
 
@@ -217,42 +224,48 @@ class ListsStore:
     # Writing a batch -----------------------------------------------------------------------------
 
     def write(self, cur: Any, changes: Changes) -> None:
-        """The batch's rows (its position was moved first, in the same transaction)."""
-        q = self._q
-        many = cur.executemany
+        """The batch's rows (its position was moved first, in the same transaction): new rows
+        first, then the changes to rows, which may be new ones."""
         if changes.volunteers:
-            many(q(_insert("{volunteers}", VOLUNTEER_COLUMNS)), [_values(row, VOLUNTEER_COLUMNS) for row in changes.volunteers])
+            self._insert(cur, "volunteers", VOLUNTEER_COLUMNS, [_values(row, VOLUNTEER_COLUMNS) for row in changes.volunteers])
         if changes.organizations:
-            many(q(_insert("{organizations}", ORGANIZATION_COLUMNS)),
-                 [_values(row, ORGANIZATION_COLUMNS) for row in changes.organizations])
+            self._insert(cur, "organizations", ORGANIZATION_COLUMNS,
+                         [_values(row, ORGANIZATION_COLUMNS) for row in changes.organizations])
         if changes.points:
             rows = [_values({**row, "items": _json(row["items"])}, POINT_COLUMNS) for row in changes.points.values()]
-            many(q(_insert("{points}", POINT_COLUMNS) + " ON CONFLICT (id) DO UPDATE SET items = excluded.items"), rows)
+            cur.executemany(
+                self._q(_insert("{points}", POINT_COLUMNS) + " ON CONFLICT (id) DO UPDATE SET items = excluded.items"), rows
+            )
         if changes.keys:
-            many(q(_insert("{keys}", KEY_COLUMNS)), [_values(row, KEY_COLUMNS) for row in changes.keys])
+            self._insert(cur, "keys", KEY_COLUMNS, [_values(row, KEY_COLUMNS) for row in changes.keys])
         if changes.grams:
-            many(q("INSERT INTO {grams} (kind, gram, position) VALUES (?, ?, ?)"), changes.grams)
-        if changes.balances:
-            many(q("UPDATE {volunteers} SET earned = earned + ?, redeemed = redeemed + ?, "
-                   "timebank_balance = timebank_balance + ? WHERE id = ?"),
-                 [(earned, redeemed, timebank, vid) for vid, (earned, redeemed, timebank) in changes.balances.items()])
-        if changes.timebank_opened:
-            many(q("UPDATE {volunteers} SET timebank_opened_us = ? WHERE id = ?"),
-                 [(us, vid) for vid, us in changes.timebank_opened.items()])
+            self._insert(cur, "grams", ("kind", "gram", "position"), changes.grams)
         if changes.transactions:
             rows = [
                 _values({**row, "volunteer_ids": ",".join(row["volunteer_ids"]), "document": _json(row["document"])},
                         TRANSACTION_COLUMNS)
                 for row in changes.transactions
             ]
-            many(q(_insert("{transactions}", TRANSACTION_COLUMNS)), rows)
-            many(q("INSERT INTO {transaction_volunteers} (volunteer_id, position) VALUES (?, ?)"),
-                 [(vid, row["position"]) for row in changes.transactions for vid in dict.fromkeys(row["volunteer_ids"])])
+            self._insert(cur, "transactions", TRANSACTION_COLUMNS, rows)
+            self._insert(cur, "transaction_volunteers", ("volunteer_id", "position"),
+                         [(vid, row["position"]) for row in changes.transactions for vid in dict.fromkeys(row["volunteer_ids"])])
+        if changes.balances:
+            self._update(cur, "volunteers", ("earned", "redeemed", "timebank_balance"), "+",
+                         [(vid, *deltas) for vid, deltas in changes.balances.items()])
+        if changes.timebank_opened:
+            self._update(cur, "volunteers", ("timebank_opened_us",), "=", list(changes.timebank_opened.items()))
         if changes.reversed:
-            many(q("UPDATE {transactions} SET reversed_by = ? WHERE id = ?"),
-                 [(reversal, original) for original, reversal in changes.reversed.items()])
+            self._update(cur, "transactions", ("reversed_by",), "=", list(changes.reversed.items()))
         if changes.revoked:
-            many(q("UPDATE {keys} SET revoked_us = ? WHERE id = ?"), [(us, kid) for kid, us in changes.revoked.items()])
+            self._update(cur, "keys", ("revoked_us",), "=", list(changes.revoked.items()))
+
+    def _insert(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        cur.executemany(self._q(_insert("{" + table + "}", columns)), rows)
+
+    def _update(self, cur: Any, table: str, columns: Sequence[str], how: str, rows: list[tuple[Any, ...]]) -> None:
+        """Rows `(id, value, ...)`: each column set to its value (`=`) or increased by it (`+`)."""
+        sets = ", ".join(f"{c} = {c} + ?" if how == "+" else f"{c} = ?" for c in columns)
+        cur.executemany(self._q(f"UPDATE {{{table}}} SET {sets} WHERE id = ?"), [(*row[1:], row[0]) for row in rows])
 
     def every_row(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table of the lists, in key order: what a rebuild must give again."""
@@ -312,133 +325,138 @@ class StoredRows:
         return found
 
 
-class Reader:
-    """The lists' questions, asked in one store transaction."""
+@dataclass(frozen=True)
+class Question:
+    """A read of the lists: one statement, asked together with the log's head and the lists'
+    position (`ListsStore.ask`)."""
 
-    def __init__(self, store: ListsStore, cur: Any) -> None:
-        self.store = store
-        self.cur = cur
+    text: str
+    params: list[Any]
+    json_columns: tuple[str, ...] = ()
+    list_columns: tuple[str, ...] = ()  # comma-separated ids
+    # Whether a plan for any parameters will do. Not with a range of regions or times: how
+    # many rows those select decides between walking the list in order and sorting the few.
+    reusable_plan: bool = True
 
-    def _fetch(self, text: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        return self.store._fetch(self.cur, text, params)
 
-    def glance(self) -> tuple[int, int]:
-        """The log's head and the lists' position, from one statement."""
-        rows = self._fetch(
-            "SELECT (SELECT MAX({event_position}) FROM {events}) AS head, "
-            "(SELECT position FROM {position} WHERE name = ?) AS position",
-            [NAME],
-        )
-        return int(rows[0]["head"] or 0), int(rows[0]["position"] or 0)
+@dataclass(frozen=True)
+class Asked:
+    head: int
+    position: int
+    rows: list[dict[str, Any]]
 
-    def things(
-        self,
-        kind: str,
-        after: int,
-        limit: int,
-        *,
-        region: str | None = None,
-        name_key: str | None = None,
-        query_grams: Sequence[str] = (),
-        organization_id: str | None = None,
-        id_number_hash: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Volunteers, organisations or exchange points in registration order after `after`."""
-        table = "{" + THINGS[kind].removeprefix("lists_") + "}"
-        columns = VOLUNTEER_COLUMNS if kind == "volunteer" else POINT_COLUMNS if kind == "exchange_point" else ORGANIZATION_COLUMNS
-        selected = ", ".join(f"t.{c}" for c in columns)
-        joins: list[str] = []
-        params: list[Any] = []
-        where = Filters()
-        if query_grams:
-            # The name index: the first gram's postings in position order, each confirmed by the
-            # others' (primary-key look-ups, or a merge of ordered postings) and by the substring.
-            source = f"{{grams}} g0 JOIN {table} t ON t.position = g0.position"
-            for n, gram in enumerate(query_grams[1:], 1):
-                joins.append(f"JOIN {{grams}} g{n} ON g{n}.kind = g0.kind AND g{n}.gram = ? AND g{n}.position = g0.position")
-                params.append(gram)
-            where.add("g0.kind = ?", GRAM_KIND[kind])
-            where.add("g0.gram = ?", query_grams[0])
-            where.add("g0.position > ?", after)
-            where.add(self.store.contains("t.name_key"), name_key)
-            order = "g0.position"
-        else:
-            source = f"{table} t"
-            where.add("t.position > ?", after)
-            order = "t.position"
-        if region:
-            low, high = region_range(region)
-            where.add("t.region_code >= ? AND t.region_code < ?", low, high)
-        if organization_id is not None:
-            where.add("t.organization_id = ?", organization_id)
-        if id_number_hash is not None:
-            where.add("t.id_number_hash = ?", id_number_hash)
-        text = f"SELECT {selected} FROM {source} {' '.join(joins)} WHERE {where.sql()} ORDER BY {order} LIMIT ?"
-        rows = self._fetch(text, [*params, *where.params, limit])
-        if kind == "exchange_point":
-            for row in rows:
-                row["items"] = json.loads(row["items"])
-        return rows
 
-    def thing(self, kind: str, thing_id: str) -> dict[str, Any] | None:
-        table = "{" + THINGS[kind].removeprefix("lists_") + "}"
-        rows = self._fetch(f"SELECT id, name, region_code FROM {table} WHERE id = ?", [thing_id])
-        return rows[0] if rows else None
+GLANCE = "SELECT (SELECT MAX({event_position}) FROM {events}) AS head, (SELECT position FROM {position} WHERE name = ?) AS position"
 
-    def keys(self, after: int, limit: int) -> list[dict[str, Any]]:
-        return self._fetch(
-            f"SELECT {', '.join(KEY_COLUMNS)} FROM {{keys}} WHERE position > ? ORDER BY position LIMIT ?", [after, limit]
-        )
 
-    def transactions(
-        self,
-        before: int,
-        limit: int,
-        *,
-        volunteer_id: str | None = None,
-        exchange_point_id: str | None = None,
-        type: str | None = None,
-        from_us: int | None = None,
-        to_us: int | None = None,
-        region: str | None = None,
-        pickup_code: str | None = None,
-        with_volunteer_name: bool = False,
-    ) -> list[dict[str, Any]]:
-        """Transactions newest first (position descending) before `before`."""
-        selected = ", ".join(f"t.{c}" for c in TRANSACTION_COLUMNS)
-        joins: list[str] = []
-        params: list[Any] = []
-        where = Filters()
+def things_question(
+    store: ListsStore,
+    kind: str,
+    after: int,
+    limit: int,
+    *,
+    region: str | None = None,
+    name_key: str | None = None,
+    query_grams: Sequence[str] = (),
+    organization_id: str | None = None,
+    id_number_hash: str | None = None,
+) -> Question:
+    """Volunteers, organisations or exchange points in registration order after `after`."""
+    table = "{" + THINGS[kind].removeprefix("lists_") + "}"
+    columns = VOLUNTEER_COLUMNS if kind == "volunteer" else POINT_COLUMNS if kind == "exchange_point" else ORGANIZATION_COLUMNS
+    selected = ", ".join(f"t.{c}" for c in columns)
+    joins: list[str] = []
+    params: list[Any] = []
+    where = Filters()
+    if query_grams:
+        # The name index: the first gram's postings in position order, each confirmed by the
+        # others' (primary-key look-ups, or a merge of ordered postings) and by the substring.
+        source = f"{{grams}} g0 JOIN {table} t ON t.position = g0.position"
+        for n, gram in enumerate(query_grams[1:], 1):
+            joins.append(f"JOIN {{grams}} g{n} ON g{n}.kind = g0.kind AND g{n}.gram = ? AND g{n}.position = g0.position")
+            params.append(gram)
+        where.add("g0.kind = ?", GRAM_KIND[kind])
+        where.add("g0.gram = ?", query_grams[0])
+        where.add("g0.position > ?", after)
+        where.add(store.contains("t.name_key"), name_key)
+        order = "g0.position"
+    else:
+        source = f"{table} t"
+        where.add("t.position > ?", after)
         order = "t.position"
-        if volunteer_id is not None:
-            joins.append("JOIN {transaction_volunteers} tv ON tv.position = t.position")
-            where.add("tv.volunteer_id = ?", volunteer_id)
-            where.add("tv.position < ?", before)
-            order = "tv.position"
-        else:
-            where.add("t.position < ?", before)
-        if with_volunteer_name:
-            selected += ", v.name AS volunteer_name"
-            joins.append("LEFT JOIN {volunteers} v ON v.id = t.volunteer_id")
-        if exchange_point_id is not None:
-            where.add("t.exchange_point_id = ?", exchange_point_id)
-        if type is not None:
-            where.add("t.type = ?", type)
-        if from_us is not None:
-            where.add("t.recorded_us >= ?", from_us)
-        if to_us is not None:
-            where.add("t.recorded_us <= ?", to_us)
-        if region:
-            low, high = region_range(region)
-            where.add("t.parties_region >= ? AND t.parties_region < ?", low, high)
-        if pickup_code is not None:
-            where.add("t.pickup_code = ?", pickup_code)
-        text = f"SELECT {selected} FROM {{transactions}} t {' '.join(joins)} WHERE {where.sql()} ORDER BY {order} DESC LIMIT ?"
-        rows = self._fetch(text, [*params, *where.params, limit])
-        for row in rows:
-            row["document"] = json.loads(row["document"])
-            row["volunteer_ids"] = [v for v in row["volunteer_ids"].split(",") if v]
-        return rows
+    if region:
+        low, high = region_range(region)
+        where.add("t.region_code >= ? AND t.region_code < ?", low, high)
+    if organization_id is not None:
+        where.add("t.organization_id = ?", organization_id)
+    if id_number_hash is not None:
+        where.add("t.id_number_hash = ?", id_number_hash)
+    text = f"SELECT {selected} FROM {source} {' '.join(joins)} WHERE {where.sql()} ORDER BY {order} LIMIT ?"
+    return Question(
+        text, [*params, *where.params, limit], json_columns=("items",) if kind == "exchange_point" else (),
+        reusable_plan=not region,
+    )
+
+
+def keys_question(after: int, limit: int) -> Question:
+    return Question(f"SELECT {', '.join(KEY_COLUMNS)} FROM {{keys}} WHERE position > ? ORDER BY position LIMIT ?", [after, limit])
+
+
+def transactions_question(
+    before: int,
+    limit: int,
+    *,
+    volunteer_id: str | None = None,
+    exchange_point_id: str | None = None,
+    type: str | None = None,
+    from_us: int | None = None,
+    to_us: int | None = None,
+    region: str | None = None,
+    pickup_code: str | None = None,
+    with_volunteer_name: bool = False,
+) -> Question:
+    """Transactions newest first (position descending) before `before`."""
+    selected = ", ".join(f"t.{c}" for c in TRANSACTION_COLUMNS)
+    joins: list[str] = []
+    where = Filters()
+    order = "t.position"
+    if volunteer_id is not None:
+        joins.append("JOIN {transaction_volunteers} tv ON tv.position = t.position")
+        where.add("tv.volunteer_id = ?", volunteer_id)
+        where.add("tv.position < ?", before)
+        order = "tv.position"
+    else:
+        where.add("t.position < ?", before)
+    if with_volunteer_name:
+        selected += ", v.name AS volunteer_name"
+        joins.append("LEFT JOIN {volunteers} v ON v.id = t.volunteer_id")
+    if exchange_point_id is not None:
+        where.add("t.exchange_point_id = ?", exchange_point_id)
+    if type is not None:
+        where.add("t.type = ?", type)
+    if from_us is not None:
+        where.add("t.recorded_us >= ?", from_us)
+    if to_us is not None:
+        where.add("t.recorded_us <= ?", to_us)
+    if region:
+        low, high = region_range(region)
+        where.add("t.parties_region >= ? AND t.parties_region < ?", low, high)
+    if pickup_code is not None:
+        where.add("t.pickup_code = ?", pickup_code)
+    text = f"SELECT {selected} FROM {{transactions}} t {' '.join(joins)} WHERE {where.sql()} ORDER BY {order} DESC LIMIT ?"
+    return Question(
+        text, [*where.params, limit], json_columns=("document",), list_columns=("volunteer_ids",),
+        reusable_plan=not region and from_us is None and to_us is None,
+    )
+
+
+def _shaped(question: Question, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        for column in question.json_columns:
+            row[column] = json.loads(row[column])
+        for column in question.list_columns:
+            row[column] = [v for v in row[column].split(",") if v]
+    return rows
 
 
 def _raw(cur: Any) -> Any:
@@ -515,10 +533,51 @@ class PostgresListsStore(ListsStore):
             except psycopg.errors.LockNotAvailable as error:
                 raise ListsBusyError("the lists are being rebuilt") from error
 
-    def after_rebuild(self) -> None:
-        with self.datastore.transaction(commit=True) as cur:
-            for name in TABLES:
-                cur.execute(f"ANALYZE {self.table(name)}")
+    def _insert(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        # COPY: one stream per table and batch. New rows never meet old ones (the position
+        # moved by compare-and-set first), so nothing here needs ON CONFLICT.
+        with cur.copy(self._q(f"COPY {{{table}}} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)")) as copy:
+            copy.set_types([_BINARY_TYPES.get(c, "text") for c in columns])
+            for row in rows:
+                copy.write_row(row)
+
+    _ARRAY = {"earned": "bigint[]", "redeemed": "bigint[]", "timebank_balance": "bigint[]", "timebank_opened_us": "bigint[]",
+              "revoked_us": "bigint[]", "reversed_by": "text[]"}
+
+    def _update(self, cur: Any, table: str, columns: Sequence[str], how: str, rows: list[tuple[Any, ...]]) -> None:
+        # One statement for the whole batch: the values as arrays, joined by id.
+        sets = ", ".join(f"{c} = t.{c} + d.{c}" if how == "+" else f"{c} = d.{c}" for c in columns)
+        arrays = ", ".join(["?::text[]", *(f"?::{self._ARRAY[c]}" for c in columns)])
+        cur.execute(
+            self._q(f"UPDATE {{{table}}} AS t SET {sets} FROM unnest({arrays}) AS d(id, {', '.join(columns)}) WHERE t.id = d.id"),
+            [list(values) for values in zip(*rows)],
+        )
+
+    def ask(self, question: Question) -> Asked:
+        # The pool's connections are in autocommit mode: each statement is a transaction (and
+        # a snapshot) of its own, and the pipeline sends both in one round trip.
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline():
+                glance = conn.cursor(row_factory=tuple_row)
+                glance.execute(self._q(GLANCE), [NAME])
+                cur = conn.cursor(row_factory=dict_row)
+                # psycopg prepares a statement run often; PostgreSQL may then keep one plan for
+                # every parameter (`reusable_plan`).
+                cur.execute(self._q(question.text), question.params, prepare=None if question.reusable_plan else False)
+            head, position = glance.fetchone() or (None, None)
+            rows = cur.fetchall()
+        return Asked(int(head or 0), int(position or 0), _shaped(question, rows))
+
+    def position(self) -> int:
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(self._q("SELECT position FROM {position} WHERE name = ?"), [NAME]).fetchone()
+        return int(row["position"]) if row else 0
+
+
+_BINARY_TYPES = {
+    "position": "int8", "registered_us": "int8", "earned": "int8", "redeemed": "int8", "timebank_opened_us": "int8",
+    "timebank_balance": "int8", "created_us": "int8", "revoked_us": "int8", "recorded_us": "int8", "birth_year": "int4",
+}
 
 
 def lists_store_of(recorder: Any) -> ListsStore:
