@@ -27,7 +27,6 @@ from tests.api_client import (
     assert_problem,
     deposit,
     exchange_point,
-    item,
     new_id,
     organization,
     redemption,
