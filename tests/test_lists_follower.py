@@ -200,3 +200,20 @@ def test_api_keys_list_and_revoke(ledger: HourLedger, command: Any) -> None:
 
     unknown = command("api-keys", "revoke", "00000000-0000-0000-0000-000000000000")
     assert unknown.exit_code == 2 and "not found" in unknown.output
+
+
+def test_a_serving_app_follows_the_lists_and_reads_its_own_writes(ledger: HourLedger) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    secret = ledger.bootstrap_admin_key()
+    app = create_app(ledger, follow_projections=True)
+    headers = {"Authorization": f"Bearer {secret}"}
+    with TestClient(app) as client:
+        assert app.state.lists.following
+        for n in range(5):
+            made = client.post("/v1/volunteers", json={"name": f"秀英{n}", "region_code": XUYI}, headers=headers).json()
+            found = client.get("/v1/volunteers", params={"q": f"秀英{n}"}, headers=headers).json()["items"]
+            assert [v["id"] for v in found] == [made["id"]]
+    assert not app.state.lists.following
