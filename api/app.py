@@ -19,10 +19,12 @@ from api.problems import header_language, problem_response, said
 from api.security import RateLimits, SecurityHeaders
 from api.routes import audit as audit_routes
 from api.routes import certificates, keys, operations, reading, statistics, things, transactions
+from api.routes import lists as list_routes
 from api.schemas import Health
 from ledger.application import HourLedger
 from projections import ReadModels
 from projections.audit.log import AuditLog
+from projections.lists import Lists
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a batch of 1,000 transactions is well under 1 MiB
 
@@ -91,6 +93,7 @@ def create_app(
 
     read_models = ReadModels(ledger)
     audit = AuditLog(ledger)
+    lists = Lists(ledger)
     metrics = Metrics(ledger, read_models, audit)
 
     @asynccontextmanager
@@ -99,11 +102,13 @@ def create_app(
         if follow_projections:
             read_models.start()
             audit.start(sign_every=ledger.settings.checkpoint_seconds)
+            lists.start()
         try:
             yield
         finally:
             read_models.stop()
             audit.stop()
+            lists.stop()
 
     app = FastAPI(
         title="Hour Ledger",
@@ -121,6 +126,7 @@ def create_app(
     app.state.metrics = metrics
     # Readiness expects this process's followers to run (else another process runs them).
     app.state.follows = follow_projections
+    app.state.lists = lists
     problems.install(app)
     openapi.install(app)
     docs.install(app)
@@ -130,7 +136,7 @@ def create_app(
         """Liveness: the process answers (no database needed; see /readyz for readiness)."""
         return {"status": "ok"}
 
-    for module in (things, transactions, reading, statistics, keys, audit_routes, certificates, operations):
+    for module in (things, list_routes, transactions, reading, statistics, keys, audit_routes, certificates, operations):
         app.include_router(module.router)
     # Innermost first: each add wraps what was added before.
     settings = ledger.settings

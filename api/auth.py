@@ -11,6 +11,7 @@ to the pool."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -47,8 +48,13 @@ async def read_models_of(request: Request) -> Any:
     return request.app.state.read_models
 
 
+async def lists_of(request: Request) -> Any:
+    return request.app.state.lists
+
+
 LedgerDep = Annotated[HourLedger, Depends(ledger_of)]
 ReadModelsDep = Annotated[Any, Depends(read_models_of)]
+ListsDep = Annotated[Any, Depends(lists_of)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
@@ -57,3 +63,12 @@ def require_reader(actor: Actor, region_code: str | None = None, what: Thing | N
     actor.require_role(*READERS)
     if region_code is not None:
         actor.require_region(region_code, what or Thing("region", region_code))
+
+
+def at_own_counter(actor: Actor, exchange_point_id: UUID | str | None) -> bool:
+    """Whether this is an exchange_point key acting for that exchange point."""
+    return (
+        actor.role is Role.EXCHANGE_POINT
+        and exchange_point_id is not None
+        and str(actor.exchange_point_id) == str(exchange_point_id)
+    )

@@ -299,7 +299,50 @@ class ApiKeyOut(BaseModel):
     region_code: str | None
     exchange_point_id: UUID | None
     revoked: bool
+    created_at: LocalTime
+    revoked_at: LocalTime | None
     secret: str | None = None
+
+
+class ApiKeyListed(BaseModel):
+    """A key in the admin's list: never its secret."""
+
+    id: UUID
+    role: Role
+    name: str
+    region_code: str | None
+    exchange_point_id: UUID | None
+    revoked: bool
+    created_at: LocalTime
+    revoked_at: LocalTime | None
+
+
+# Lists (SPEC §7): a page of items and the cursor of the next page (null on the last).
+
+
+class VolunteerPage(BaseModel):
+    items: list[VolunteerOut]
+    next_cursor: str | None
+
+
+class OrganizationPage(BaseModel):
+    items: list[OrganizationOut]
+    next_cursor: str | None
+
+
+class ExchangePointPage(BaseModel):
+    items: list[ExchangePointOut]
+    next_cursor: str | None
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyListed]
+    next_cursor: str | None
+
+
+class TransactionPage(BaseModel):
+    items: list[TransactionOut]
+    next_cursor: str | None
 
 
 class StatementEntry(BaseModel):

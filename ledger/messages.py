@@ -227,6 +227,16 @@ DETAILS: dict[str, Text] = {
     "months_max": Text("a monthly breakdown covers at most {max} months", "按月分组最多覆盖 {max} 个月"),
     "cursor_unknown": Text("is not a cursor this ledger issued", "不是本账本签发的翻页游标"),
     "cursor_other_statement": Text("is not a cursor of this statement", "不是此对账单的翻页游标"),
+    "bad_cursor": Text(
+        "is not a cursor of this list ({kind}); use the next_cursor a page answered",
+        "不是此列表（{kind}）的翻页游标；请使用上一页返回的 next_cursor",
+    ),
+    "limit_range": Text("must be a whole number from 1 to {most}", "须为 1 到 {most} 之间的整数"),
+    "query_too_long": Text("is longer than {most} characters", "超过 {most} 个字符"),
+    "from_after_to": Text("must not be after to", "不能晚于 to"),
+    "pickup_code_form": Text(
+        "a pickup code is 6 letters and digits (no 0, O, 1 or I)", "取货码为 6 位字母和数字（不含 0、O、1、I）"
+    ),
     "format_choice": Text(
         "must be json, csv or xlsx (or send Accept: text/csv)", "须为 json、csv 或 xlsx（或发送 Accept: text/csv）"
     ),
@@ -310,7 +320,29 @@ DETAILS: dict[str, Text] = {
         "{what} 位于地区 {region}，超出此密钥的范围 {scope}",
     ),
     "point_key_redemptions_only": Text(
-        "an exchange_point key may post only redemptions", "兑换点（exchange_point）密钥只能提交兑换"
+        "an exchange_point key may post only redemptions, and reversals of its own point's recent redemptions",
+        "兑换点（exchange_point）密钥只能提交兑换，以及撤销本兑换点最近的兑换",
+    ),
+    "counter_reverses_redemptions_only": Text(
+        "an exchange_point key may reverse only redemptions; transaction {transaction} is a {type}",
+        "兑换点密钥只能撤销兑换；交易 {transaction} 是 {type}",
+    ),
+    "counter_reverses_own_point_only": Text(
+        "an exchange_point key may reverse only its own exchange point's redemptions; redemption {transaction} was at exchange point {point}",
+        "兑换点密钥只能撤销本兑换点的兑换；兑换 {transaction} 发生在兑换点 {point}",
+    ),
+    "counter_reversal_window": Text(
+        "an exchange_point key may reverse a redemption only within {hours} hours of posting it; redemption {transaction} was posted at {posted_at}: ask an operator to reverse it",
+        "兑换点密钥只能在兑换后 {hours} 小时内撤销；兑换 {transaction} 的时间为 {posted_at}，请联系操作员冲正",
+    ),
+    "counter_finds_by_id_number": Text(
+        "an exchange_point key finds a volunteer by id_number only", "兑换点密钥只能按身份证号（id_number）查找志愿者"
+    ),
+    "counter_lists_own_point": Text(
+        "an exchange_point key lists only its own exchange point's transactions", "兑换点密钥只能列出本兑换点的交易"
+    ),
+    "counter_reads_own_point": Text(
+        "an exchange_point key reads only its own exchange point's redemptions", "兑换点密钥只能查看本兑换点的兑换"
     ),
     "point_key_own_point": Text(
         "an exchange_point key may redeem only at its own exchange point",
@@ -348,6 +380,13 @@ DETAILS: dict[str, Text] = {
         "the store is unavailable: the database does not answer", "存储暂不可用：数据库没有响应"
     ),
     "store_failed": Text("the store is unavailable ({error}); try again", "存储暂不可用（{error}），请稍后重试"),
+    "lists_moving": Text(
+        "the lists' position kept moving under this follower; try again", "列表的位置一再变动，请稍后重试"
+    ),
+    "lists_failed": Text("the lists are unavailable ({error}); try again", "列表暂不可用（{error}），请稍后重试"),
+    "lists_behind": Text(
+        "the lists have not yet read the log up to position {wanted}; try again", "列表尚未读到日志位置 {wanted}，请稍后重试"
+    ),
     "too_many_requests": Text(
         "too many requests from this address; try again in {seconds} s", "此地址请求过于频繁，请 {seconds} 秒后再试"
     ),

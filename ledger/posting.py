@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -102,15 +102,34 @@ class Posting:
 
     def _authorize(self, command: Command) -> None:
         if self.actor.role is Role.EXCHANGE_POINT:
-            if not isinstance(command, Redeem):
+            if isinstance(command, Reverse):
+                self._authorize_counter_reversal(command)
+            elif not isinstance(command, Redeem):
                 raise ForbiddenError("point_key_redemptions_only")
-            if command.exchange_point_id != self.actor.exchange_point_id:
+            elif command.exchange_point_id != self.actor.exchange_point_id:
                 raise ForbiddenError("point_key_own_point")
         else:
             self.actor.may_write()
         if self.actor.region_prefix:
             for what, region_code in self._regions_involved(command):
                 self.actor.require_region(region_code, what)
+
+    def _authorize_counter_reversal(self, command: Reverse) -> None:
+        """A clerk may undo a mistake made at the counter a moment ago (SPEC §7): a redemption
+        of its own exchange point, within HOUR_LEDGER_COUNTER_REVERSAL_HOURS of its posting.
+        Anything older or elsewhere is an operator's correction."""
+        original = self.uow.get(Transaction, command.reverses, "transaction")
+        if original.type != Redeem.type:
+            raise ForbiddenError("counter_reverses_redemptions_only", transaction=original.id, type=original.type)
+        if original.content.get("exchange_point_id") != str(self.actor.exchange_point_id):
+            raise ForbiddenError(
+                "counter_reverses_own_point_only", transaction=original.id, point=original.content.get("exchange_point_id")
+            )
+        if original.reversed_by == command.id:
+            return  # this very reversal, sent again: answered as it was, whenever it comes
+        hours = self.settings.counter_reversal_hours
+        if self.now - original.posted_at > timedelta(hours=hours):
+            raise ForbiddenError("counter_reversal_window", hours=f"{hours:g}", transaction=original.id, posted_at=original.posted_at)
 
     def _regions_involved(self, command: Command) -> list[tuple[Thing, str]]:
         if isinstance(command, Reverse):

@@ -76,8 +76,11 @@ def register_volunteer(body: VolunteerIn, actor: ActorDep, ledger: LedgerDep, re
 
 @router.get("/volunteers/{volunteer_id}", response_model=VolunteerOut, responses=problems(404), operation_id="getVolunteer")
 def get_volunteer(volunteer_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
-    """A volunteer's profile, both books and star level, read from the event store (always current)."""
+    """The profile. An exchange_point key reads it too (SPEC §7: the name of a volunteer it
+    serves; any volunteer may redeem at any point), without the birth year."""
     person = ledger.get_volunteer(volunteer_id)
+    if actor.role is Role.EXCHANGE_POINT:
+        return views.volunteer(ledger, person, at_counter=True)
     require_reader(actor, person.region_code, Thing("volunteer", volunteer_id))
     return views.volunteer(ledger, person)
 

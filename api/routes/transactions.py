@@ -10,13 +10,14 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from api import views
-from api.auth import ActorDep, LedgerDep, require_reader
+from api.auth import ActorDep, LedgerDep, at_own_counter, require_reader
 from api.problems import ledger_problem, request_language, said, validation_problem, zone_of
 from api.routes import problems
 from api.schemas import BatchIn, BatchOut, TransactionIn, TransactionOut
+from ledger.actors import Role
 from ledger.application import NotApplied, Posted
 from ledger.commands import Command
-from ledger.errors import LedgerError
+from ledger.errors import ForbiddenError, LedgerError
 from ledger.messages import Language
 
 router = APIRouter(prefix="/v1", tags=["transactions"])
@@ -104,6 +105,12 @@ def _not_applied(failed_index: int, language: Language) -> dict[str, Any]:
 def get_transaction(transaction_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
     """One transaction as posted, with its legs, who posted it, its position and any reversal."""
     found = ledger.get_transaction(transaction_id)
+    if actor.role is Role.EXCHANGE_POINT:
+        # A counter reads its own point's redemptions and their reversals (its receipts).
+        original = found if found.reverses is None else ledger.get_transaction(found.reverses)
+        if original.type != "redemption" or not at_own_counter(actor, original.content.get("exchange_point_id")):
+            raise ForbiddenError("counter_reads_own_point")
+        return views.transaction(found, ledger.position_of(found.id))
     require_reader(actor)
     for what, region_code in ledger.regions_of(found):
         actor.require_region(region_code, what)
