@@ -182,3 +182,24 @@ def test_the_console_sends_its_security_headers_and_loads_nothing_from_elsewhere
     assert response.headers["x-frame-options"] == "DENY"
     assert not re.search(r"(src|href)=\"(https?:)?//", response.text)
     assert http.client.get("/console/vendor/echarts.min.js").status_code == 200
+
+
+def test_an_operator_finds_a_volunteer_reads_her_statement_and_issues_a_certificate(console: Console, page: Any) -> None:
+    sign_in(page, console, "operator")
+    page.click('#nav a[data-page="volunteers"]')
+    page.fill("#search-q", "秀英")
+    page.click("#search-form button[type=submit]")
+    page.wait_for_selector(f'#search-results tr[data-volunteer="{console.world["wang"]}"]')
+    assert "王秀英" in page.inner_text("#search-results")
+    assert "李强" not in page.inner_text("#search-results")
+    page.click(f'#search-results tr[data-volunteer="{console.world["wang"]}"]')
+    page.wait_for_selector("#profile:not([hidden])")
+    page.wait_for_function("() => document.querySelectorAll('#statement tr').length >= 3")
+    assert page.inner_text("#profile-name") == "王秀英"
+    screenshot(page, "operator-volunteer-profile")
+    with page.context.expect_page() as opened:
+        page.click("#issue-certificate")
+    certificate = opened.value
+    certificate.wait_for_load_state()
+    assert "志愿服务记录证明" in certificate.content()
+    screenshot(certificate, "certificate-page")

@@ -453,8 +453,9 @@ async function findPickup(event) {
     result.append(element("p", "没有这个取货码的兑换"));
     return;
   }
-  const lines = (redemption.items || redemption.content?.items || []).map((i) => `${i.name || i.sku} × ${i.quantity}`).join("、");
-  result.append(element("p", `取货码 ${redemption.pickup_code} · ${localTime(redemption.posted_at)} · ${lines}`));
+  const lines = (redemption.lines || redemption.items || []).map((i) => `${i.name || i.sku} × ${i.quantity}`).join("、");
+  const who = redemption.volunteer_name ? ` · ${redemption.volunteer_name}` : "";
+  result.append(element("p", `取货码 ${redemption.pickup_code} · ${localTime(redemption.posted_at)}${who} · ${lines}`));
   if (redemption.reversed_by) {
     result.append(element("p", "已撤销"));
     return;
