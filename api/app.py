@@ -7,16 +7,24 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
-from api.problems import problem, problem_response
+from api import console, docs, openapi, problems
+from api.access_log import AccessLog, Write, to_stderr
+from api.guards import JsonBodies
+from api.local_time import ResponseZone
+from api.metrics import Metrics, RequestMetrics
+from api.problems import header_language, problem_response, said
+from api.security import RateLimits, SecurityHeaders
 from api.routes import audit as audit_routes
-from api.routes import certificates, keys, reading, statistics, things, transactions
+from api.routes import certificates, keys, operations, reading, statistics, things, transactions
+from api.routes import lists as list_routes
 from api.schemas import Health
 from ledger.application import HourLedger
 from projections import ReadModels
 from projections.audit.log import AuditLog
+from projections.lists import Lists
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a batch of 1,000 transactions is well under 1 MiB
 
@@ -69,16 +77,24 @@ class BodyLimit:
                 await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = problem(413, "validation_error", f"request body is larger than {self.limit} bytes")
-        await problem_response(body)(scope, receive, send)
+        language = header_language(scope.get("headers", []))
+        body = said(413, "validation_error", language, "body_too_large", limit=self.limit)
+        await problem_response(body, language)(scope, receive, send)
 
 
-def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
+def create_app(
+    ledger: HourLedger, follow_projections: bool = False, access_log: Write | None = None, limit_rates: bool = True
+) -> FastAPI:
     """The API over `ledger`; with `follow_projections`, this process keeps the read models
-    up to date in a background thread while it serves."""
+    up to date in a background thread while it serves. Each request is a line of the access
+    log, written by `access_log` (by default to stderr, unless HOUR_LEDGER_ACCESS_LOG=off).
+    `limit_rates=False` leaves out the per-client rate limits (for tests that play many
+    clients from one address)."""
 
     read_models = ReadModels(ledger)
     audit = AuditLog(ledger)
+    lists = Lists(ledger)
+    metrics = Metrics(ledger, read_models, audit)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -86,11 +102,13 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
         if follow_projections:
             read_models.start()
             audit.start(sign_every=ledger.settings.checkpoint_seconds)
+            lists.start()
         try:
             yield
         finally:
             read_models.stop()
             audit.stop()
+            lists.stop()
 
     app = FastAPI(
         title="Hour Ledger",
@@ -98,17 +116,48 @@ def create_app(ledger: HourLedger, follow_projections: bool = False) -> FastAPI:
         description="Volunteer service hours and time banks (时间银行): an event-sourced ledger. "
         "Amounts are integer minutes. Errors are RFC 9457 problem details.",
         lifespan=lifespan,
+        # /docs is served from local files (api/docs.py); ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ledger = ledger
     app.state.read_models = read_models
     app.state.audit = audit
+    app.state.metrics = metrics
+    # Readiness expects this process's followers to run (else another process runs them).
+    app.state.follows = follow_projections
+    app.state.lists = lists
     problems.install(app)
+    openapi.install(app)
+    docs.install(app)
 
-    @app.get("/healthz", response_model=Health, tags=["health"])
+    @app.get("/healthz", response_model=Health, tags=["operations"], operation_id="getHealth")
     def healthz() -> Any:
+        """Liveness: the process answers (no database needed; see /readyz for readiness)."""
         return {"status": "ok"}
 
-    for module in (things, transactions, reading, statistics, keys, audit_routes, certificates):
+    for module in (things, list_routes, transactions, reading, statistics, keys, audit_routes, certificates, operations):
         app.include_router(module.router)
+    # Innermost first: each add wraps what was added before.
+    settings = ledger.settings
+    app.add_middleware(JsonBodies)
+    console.install(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(ResponseZone, zone=settings.zone)
+    app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins.split(","), allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language"], max_age=600,
+        )
+    if limit_rates:
+        app.add_middleware(
+            RateLimits,
+            public_per_minute=settings.public_requests_per_minute,
+            failed_auth_per_minute=settings.failed_authentications_per_minute,
+        )
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    write = access_log or (to_stderr if settings.access_log else None)
+    if write is not None:
+        app.add_middleware(AccessLog, zone=settings.zone, write=write)
     return app

@@ -11,6 +11,7 @@ to the pool."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger.actors import Actor, Role
 from ledger.application import HourLedger
 from ledger.errors import UnauthorizedError
+from ledger.messages import Thing
 
 bearer = HTTPBearer(auto_error=False, description="An API key's secret: `Authorization: Bearer <secret>`")
 
@@ -34,7 +36,7 @@ async def current_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     if credentials is None:
-        raise UnauthorizedError("send an API key: Authorization: Bearer <secret>")
+        raise UnauthorizedError("no_key")
     ledger: HourLedger = request.app.state.ledger
     actor = ledger.remembered_actor(credentials.credentials)
     if actor is None:
@@ -46,13 +48,27 @@ async def read_models_of(request: Request) -> Any:
     return request.app.state.read_models
 
 
+async def lists_of(request: Request) -> Any:
+    return request.app.state.lists
+
+
 LedgerDep = Annotated[HourLedger, Depends(ledger_of)]
 ReadModelsDep = Annotated[Any, Depends(read_models_of)]
+ListsDep = Annotated[Any, Depends(lists_of)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def require_reader(actor: Actor, region_code: str | None = None, what: str = "it") -> None:
+def require_reader(actor: Actor, region_code: str | None = None, what: Thing | None = None) -> None:
     """Admins, operators and auditors read; a region-scoped key reads only inside its region."""
     actor.require_role(*READERS)
     if region_code is not None:
-        actor.require_region(region_code, what)
+        actor.require_region(region_code, what or Thing("region", region_code))
+
+
+def at_own_counter(actor: Actor, exchange_point_id: UUID | str | None) -> bool:
+    """Whether this is an exchange_point key acting for that exchange point."""
+    return (
+        actor.role is Role.EXCHANGE_POINT
+        and exchange_point_id is not None
+        and str(actor.exchange_point_id) == str(exchange_point_id)
+    )

@@ -14,6 +14,7 @@ from ledger.actors import SYSTEM, Role
 from projections.audit.cli import app as audit_app
 from projections.audit.notes import NoteError, SigningKey
 from projections.cli import app as projections_app
+from projections.lists.cli import app as lists_app
 from ledger.application import HourLedger
 from ledger.application import open_ledger as open_store
 from ledger.config import ConfigurationError, LedgerSettings
@@ -25,6 +26,7 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
+app.add_typer(lists_app, name="lists")
 
 err = Console(stderr=True)
 
@@ -60,11 +62,21 @@ def serve(
     projections: Annotated[
         bool, typer.Option("--projections/--no-projections", help="Follow the log for read models in this service.")
     ] = True,
+    access_log: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="One JSON line per request on stderr (default: HOUR_LEDGER_ACCESS_LOG, on).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API. With no keys yet, creates an admin key and prints it once."""
     import uvicorn
 
     settings = load_settings()
+    if access_log is not None:
+        settings = settings.with_(access_log=access_log)
     if workers > 1:
         # A key revoked through one worker must be refused by the others at once (SPEC).
         settings = settings.with_(key_cache_seconds=0.0)
@@ -77,7 +89,11 @@ def serve(
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     out = Console()
     out.print(f"Hour Ledger on {displayable_url(settings.database_url)}", highlight=False)
-    out.print(f"  API      {base}/v1\n  docs     {base}/docs\n  health   {base}/healthz", highlight=False)
+    out.print(
+        f"  API      {base}/v1\n  docs     {base}/docs\n  health   {base}/healthz (live), {base}/readyz (ready)\n"
+        f"  metrics  {base}/metrics",
+        highlight=False,
+    )
     try:
         # The audit's signing key, made (0600) before any worker could race to make it.
         verifier = SigningKey.load_or_create(settings.signing_key_path, settings.log_origin).verifier_key
@@ -92,19 +108,26 @@ def serve(
     # together must not all create them again (eventsourcing's PostgreSQL set-up is not safe
     # to run concurrently).
     os.environ.update({**settings.to_env(), "CREATE_TABLE": "n"})
-    follower = None
+    followers: list[object] = []
     if follow_here:
         from projections import ReadModels
+        from projections.lists import Lists
 
-        follower = ReadModels(ledger)
-        follower.start()
+        followers = [ReadModels(ledger), Lists(ledger)]
+        for follower in followers:
+            follower.start()  # type: ignore[attr-defined]
     else:
         ledger.close()
     try:
-        uvicorn.run("api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+        # The service writes its own access log (api/access_log.py): uvicorn's is off.
+        uvicorn.run(
+            "api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info",
+            access_log=False,
+        )
     finally:
-        if follower is not None:
-            follower.stop()
+        if followers:
+            for follower in followers:
+                follower.stop()  # type: ignore[attr-defined]
             ledger.close()
 
 
@@ -126,6 +149,64 @@ def create_key(
         ledger.close()
     Console().print(f"{key.role} key {key.id} for {key.name}", highlight=False)
     print(secret)
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """Every API key ever issued, revoked ones included; never a secret."""
+    from rich.table import Table
+
+    from projections.lists import Lists
+
+    ledger = open_ledger()
+    try:
+        lists = Lists(ledger)
+        keys, cursor = [], None
+        while True:
+            page = lists.api_keys(cursor=cursor, limit=500)
+            keys.extend(page.rows)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    except LedgerError as error:
+        fail(error.detail)
+    finally:
+        ledger.close()
+    table = Table(title=f"Hour Ledger API keys ({len(keys)})")
+    table.add_column("id", no_wrap=True)
+    for column in ("role", "name", "region", "exchange point", "created", "revoked"):
+        table.add_column(column, overflow="fold")
+    for key in keys:
+        table.add_row(
+            key["id"], key["role"], key["name"], key["region_code"] or "", key["exchange_point_id"] or "",
+            _local_time(key["created_us"], ledger), _local_time(key["revoked_us"], ledger) if key["revoked_us"] else "",
+            style="dim" if key["revoked_us"] else None,
+        )
+    Console().print(table)
+
+
+def _local_time(micros: int, ledger: HourLedger) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+    return moment.astimezone(ledger.settings.zone).strftime("%Y-%m-%d %H:%M")
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: Annotated[UUID, typer.Argument(help="The key's id (hour-ledger api-keys list).")]) -> None:
+    """Revoke an API key: refused at once from then on."""
+    ledger = open_ledger()
+    try:
+        key = ledger.revoke_api_key(SYSTEM, key_id)
+    except LedgerError as error:
+        fail(error.detail)
+    finally:
+        ledger.close()
+    assert key.revoked_at is not None
+    Console().print(
+        f"revoked {key.role} key {key.id} ({key.name}) at {key.revoked_at.astimezone(ledger.settings.zone).isoformat(timespec='seconds')}",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -164,7 +245,7 @@ def demo(
     for person_id, name, region in report.samples:
         out.print(f"  {person_id}  {name}  ({region})", highlight=False)
     out.print(
-        "Look at them through `hour-ledger serve` (/docs, /v1/volunteers/{id}) with the admin key it printed\n"
+        "Look at them through `hour-ledger serve` (/docs, /v1/volunteers?q=王, /v1/volunteers/{id}) with the admin key it printed\n"
         "on its first start, or with a key of your own:\n"
         "  hour-ledger api-keys create --role operator --name 淮安市文明办 --region 3208",
         highlight=False,

@@ -3,12 +3,14 @@ values are refused here with a 422 naming the field, before the ledger sees anyt
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic_core import PydanticCustomError
 
+from api.local_time import LocalTime, WithLocalTimes
 from ledger.actors import Role
 from ledger.commands import COMMAND_TYPES, Command, RedemptionLine
 from ledger.vocabulary import (
@@ -28,7 +30,7 @@ from ledger.vocabulary import (
 def _text_only(value: Any) -> Any:
     # pydantic would read a bare number as a Unix time; SPEC wants RFC 3339 with a zone.
     if not isinstance(value, str):
-        raise ValueError("must be an RFC 3339 timestamp string with a zone")
+        raise PydanticCustomError("timestamp_text", "must be an RFC 3339 timestamp string with a zone")
     return value
 
 
@@ -220,11 +222,15 @@ class TransactionOut(BaseModel):
     type: str
     legs: list[Leg]
     minutes: int
-    posted_at: datetime
+    posted_at: LocalTime
     posted_by: PostedBy
     position: int | None
     reversed_by: UUID | None
     pickup_code: str | None = None
+    # The client's own times, as they were posted (each type has some of them).
+    started_at: LocalTime | None = None
+    ended_at: LocalTime | None = None
+    served_at: LocalTime | None = None
 
 
 class BatchItemOut(BaseModel):
@@ -241,7 +247,7 @@ class OrganizationOut(BaseModel):
     id: UUID
     name: str
     region_code: str
-    registered_at: datetime
+    registered_at: LocalTime
 
 
 class ServiceBook(BaseModel):
@@ -259,7 +265,7 @@ class TimebankBook(BaseModel):
 class BalanceOut(BaseModel):
     service: ServiceBook
     timebank: TimebankBook
-    as_of: datetime
+    as_of: LocalTime
 
 
 class VolunteerOut(BaseModel):
@@ -269,7 +275,7 @@ class VolunteerOut(BaseModel):
     organization_id: UUID | None
     birth_year: int | None
     has_id_number: bool
-    registered_at: datetime
+    registered_at: LocalTime
     star_level: int
     service: ServiceBook
     timebank: TimebankBook
@@ -279,7 +285,7 @@ class TimebankOut(BaseModel):
     volunteer_id: UUID
     open: bool
     balance_minutes: int
-    opened_at: datetime
+    opened_at: LocalTime
     position: int | None
 
 
@@ -295,7 +301,7 @@ class ExchangePointOut(BaseModel):
     id: UUID
     name: str
     region_code: str
-    registered_at: datetime
+    registered_at: LocalTime
     items: list[ItemOut]
 
 
@@ -306,7 +312,50 @@ class ApiKeyOut(BaseModel):
     region_code: str | None
     exchange_point_id: UUID | None
     revoked: bool
+    created_at: LocalTime
+    revoked_at: LocalTime | None
     secret: str | None = None
+
+
+class ApiKeyListed(BaseModel):
+    """A key in the admin's list: never its secret."""
+
+    id: UUID
+    role: Role
+    name: str
+    region_code: str | None
+    exchange_point_id: UUID | None
+    revoked: bool
+    created_at: LocalTime
+    revoked_at: LocalTime | None
+
+
+# Lists (SPEC §7): a page of items and the cursor of the next page (null on the last).
+
+
+class VolunteerPage(BaseModel):
+    items: list[VolunteerOut]
+    next_cursor: str | None
+
+
+class OrganizationPage(BaseModel):
+    items: list[OrganizationOut]
+    next_cursor: str | None
+
+
+class ExchangePointPage(BaseModel):
+    items: list[ExchangePointOut]
+    next_cursor: str | None
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyListed]
+    next_cursor: str | None
+
+
+class TransactionPage(BaseModel):
+    items: list[TransactionOut]
+    next_cursor: str | None
 
 
 class StatementEntry(BaseModel):
@@ -314,7 +363,7 @@ class StatementEntry(BaseModel):
     type: str
     minutes: int
     balance_after_minutes: int
-    recorded_at: datetime
+    recorded_at: LocalTime
 
 
 class StatementOut(BaseModel):
@@ -359,10 +408,51 @@ class DomainEventOut(BaseModel):
     originator_id: UUID
     originator_version: int
     type: str
-    recorded_at: datetime
+    recorded_at: LocalTime
     posted_by: PostedBy | None
-    data: dict[str, Any]
+    data: WithLocalTimes
 
 
 class Health(BaseModel):
     status: str
+
+
+class CheckpointOut(BaseModel):
+    tree_size: int
+    root_hash: str
+    signed_at: LocalTime
+    note: str
+
+
+class CheckpointsOut(BaseModel):
+    checkpoints: list[CheckpointOut]
+    next: int | None
+
+
+class InclusionProofOut(BaseModel):
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    hashes: list[str]
+
+
+class ConsistencyProofOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: int = Field(alias="from")
+    to: int
+    hashes: list[str]
+
+
+class AuditLogOut(BaseModel):
+    # The canonical records exactly as hashed (`recorded_at` in UTC): not converted to local time.
+    events: list[dict[str, Any]]
+    next: int | None
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    checked: int
+    tree_size: int
+    root_hash: str
+    first_bad_position: int | None
+    problem: str | None

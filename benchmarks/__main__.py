@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import audit, projections, writes
+from benchmarks import audit, lists, operations, projections, soak, writes
 
-BENCHMARKS = {"writes": writes.run, "projections": projections.run, "audit": audit.run}
+BENCHMARKS = {
+    "writes": writes.run, "projections": projections.run, "audit": audit.run, "operations": operations.run,
+    "lists": lists.run, "soak": soak.run,
+}
 
 
 def main(names: list[str]) -> None:

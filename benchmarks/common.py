@@ -75,6 +75,13 @@ def free_port() -> int:
 def served(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[httpx.Client]:
     """`hour-ledger serve` on the store at `url` in a process of its own, and a client holding
     its first admin key (or an auditor key made for it when keys exist already)."""
+    with served_process(url, *args, env=env) as (client, _):
+        yield client
+
+
+@contextmanager
+def served_process(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[httpx.Client, int]]:
+    """As `served`, with the server's process id (to read its memory)."""
     port = free_port()
     environment = {**os.environ, **(env or {}), "HOUR_LEDGER_DATABASE_URL": url}
     server = subprocess.Popen(
@@ -83,28 +90,24 @@ def served(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[
     )
     try:
         assert server.stdout is not None
-        secret = None
+        # Read what the server prints in a thread (or its pipe fills and it stalls): the first
+        # admin key, if it made one, is printed before it starts answering.
+        printed: list[str] = []
+        threading.Thread(target=lambda: [printed.append(line) for line in server.stdout], daemon=True).start()  # type: ignore[union-attr]
         deadline = time.monotonic() + 60
-        while secret is None and time.monotonic() < deadline:
-            line = server.stdout.readline()
-            if not line:
-                break
-            if line.startswith("hl_"):
-                secret = line.strip()
-        # Keep reading what the server prints (access logs), or its pipe fills and it stalls.
-        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()  # type: ignore[union-attr]
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        secret = next((line.strip() for line in printed if line.startswith("hl_")), None)
         if secret is None:  # keys exist already: make one
             out = subprocess.run([sys.executable, "-m", "api.cli", "api-keys", "create", "--role", "auditor", "--name", "bench"],
                                  env=environment, check=True, capture_output=True, text=True)
             secret = out.stdout.strip().splitlines()[-1]
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
-        while time.monotonic() < deadline:
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield client
+        yield client, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -7,6 +7,7 @@ from enum import Enum
 from uuid import UUID
 
 from ledger.errors import ForbiddenError
+from ledger.messages import Thing
 from ledger.vocabulary import PostedBy
 
 
@@ -33,14 +34,11 @@ class Actor:
 
     def require_role(self, *roles: Role) -> None:
         if self.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise ForbiddenError(f"a {self.role.value} key may not do this (needs {allowed})")
+            raise ForbiddenError("role_may_not", role=self.role.value, allowed=[r.value for r in roles])
 
-    def require_region(self, region_code: str, what: str) -> None:
+    def require_region(self, region_code: str, what: Thing) -> None:
         if self.region_prefix and not region_code.startswith(self.region_prefix):
-            raise ForbiddenError(
-                f"{what} is in region {region_code}, outside this key's scope {self.region_prefix}"
-            )
+            raise ForbiddenError("outside_scope", what=what, region=region_code, scope=self.region_prefix)
 
     def may_write(self) -> None:
         self.require_role(Role.ADMIN, Role.OPERATOR)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -65,6 +66,16 @@ class ApiKey(Aggregate):
     @event("Revoked")
     def revoke(self, posted_by: PostedBy) -> None:
         self.revoked = True
+
+    @property
+    def created_at(self) -> datetime:
+        return self.created_on
+
+    @property
+    def revoked_at(self) -> datetime | None:
+        # A key is revoked once and nothing happens to it afterwards: its revocation is its
+        # last event, whose time is the aggregate's `modified_on`.
+        return self.modified_on if self.revoked else None
 
     def actor(self) -> Actor:
         return Actor(

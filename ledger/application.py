@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, PersistenceError
 
 from ledger.actors import SYSTEM, Actor, Role
 from ledger.api_key import REGISTRY_ID, ApiKey, ApiKeyRegistry, hash_secret, key_id_of, new_secret
@@ -35,9 +35,11 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.exchange_point import ExchangePoint
+from ledger.messages import Thing
 from ledger.organization import Organization
 from ledger.persistence import StoreWatch, check_reachable, event_position, persistence_env, stored_ids
 from ledger.pool import POOL_ID, CommunityPool
+from ledger.postgres_recorder import BoundedRetries
 from ledger.posting import Posting, regions_involved
 from ledger.regions import check_region_code
 from ledger.timebank import TimebankAccount
@@ -143,8 +145,11 @@ class HourLedger(Application[UUID]):
     def watch_store(self) -> None:
         """For long-running services: refuse work at once while the database is down."""
         if self._store_watch is None:
-            self._store_watch = StoreWatch(self.env)
-            self._store_watch.start()
+            watch = self._store_watch = StoreWatch(self.env)
+            watch.start()
+            for recorder in (self.recorder, getattr(self.snapshots, "recorder", None)):
+                if isinstance(recorder, BoundedRetries):
+                    recorder.watch_with(lambda: watch.down)
 
     def close(self) -> None:
         if self._store_watch is not None:
@@ -169,7 +174,7 @@ class HourLedger(Application[UUID]):
     def register_organization(
         self, actor: Actor, name: str, region_code: str, id: UUID | None = None
     ) -> Registered:
-        _check_newcomer(actor, name, region_code, "the organization")
+        _check_newcomer(actor, name, region_code, Thing("the organization"))
         return self._register(actor, Organization, id, {"name": name, "region_code": region_code})
 
     def register_volunteer(
@@ -182,12 +187,12 @@ class HourLedger(Application[UUID]):
         id_number: str | None = None,
         id: UUID | None = None,
     ) -> Registered:
-        _check_newcomer(actor, name, region_code, "the volunteer")
+        _check_newcomer(actor, name, region_code, Thing("the volunteer"))
         if birth_year is not None and not 1900 <= birth_year <= self.clock().year:
-            raise ValidationError("birth_year", f"must be between 1900 and {self.clock().year}")
+            raise ValidationError("birth_year", "between", low=1900, high=self.clock().year)
         if organization_id is not None:
             organization = self._get(Organization, organization_id, "organization")
-            actor.require_region(organization.region_code, f"organization {organization_id}")
+            actor.require_region(organization.region_code, Thing("organization", organization_id))
         wanted = {
             "name": name,
             "region_code": region_code,
@@ -201,30 +206,28 @@ class HourLedger(Application[UUID]):
         """A salted hash: the number itself is never stored (SPEC §1, personal data)."""
         normalised = id_number.strip().upper()
         if not 6 <= len(normalised) <= 32:
-            raise ValidationError("id_number", "must be 6 to 32 characters")
+            raise ValidationError("id_number", "length_range", low=6, high=32)
         salt = self.settings.id_number_salt.encode()
         return hmac.new(salt, normalised.encode(), hashlib.sha256).hexdigest()
 
     def register_exchange_point(
         self, actor: Actor, name: str, region_code: str, id: UUID | None = None
     ) -> Registered:
-        _check_newcomer(actor, name, region_code, "the exchange point")
+        _check_newcomer(actor, name, region_code, Thing("the exchange point"))
         return self._register(actor, ExchangePoint, id, {"name": name, "region_code": region_code})
 
     def open_timebank(self, actor: Actor, volunteer_id: UUID) -> Registered:
         actor.may_write()
         volunteer = self._get(Volunteer, volunteer_id, "volunteer")
-        actor.require_region(volunteer.region_code, f"volunteer {volunteer_id}")
+        actor.require_region(volunteer.region_code, Thing("volunteer", volunteer_id))
         account_id = TimebankAccount.id_for(volunteer_id)
         if self._find(account_id) is not None:
-            raise TimebankAlreadyOpenError(f"volunteer {volunteer_id} already has a time-bank account")
+            raise TimebankAlreadyOpenError("timebank_already_open", volunteer=volunteer_id)
         account = TimebankAccount(id=account_id, volunteer_id=volunteer_id, posted_by=actor.posted_by)
         try:
             position = self._save([account]).last
         except IntegrityError:
-            raise TimebankAlreadyOpenError(
-                f"volunteer {volunteer_id} already has a time-bank account"
-            ) from None
+            raise TimebankAlreadyOpenError("timebank_already_open", volunteer=volunteer_id) from None
         return Registered(account, True, position)
 
     def put_item(
@@ -240,17 +243,17 @@ class HourLedger(Application[UUID]):
         actor.may_write()
         _check_name(name)
         if not sku or len(sku) > MAX_SKU:
-            raise ValidationError("sku", f"a sku is 1 to {MAX_SKU} characters")
+            raise ValidationError("sku", "sku_shape")
         if not 0 <= price_minutes <= MAX_MINUTES:
-            raise ValidationError("price_minutes", f"must be between 0 and {MAX_MINUTES:,}")
+            raise ValidationError("price_minutes", "between", low=0, high=MAX_MINUTES)
         if not 0 <= stock <= MAX_STOCK:
-            raise ValidationError("stock", f"must be between 0 and {MAX_STOCK:,}")
+            raise ValidationError("stock", "between", low=0, high=MAX_STOCK)
         if not 0 <= min_star <= max(STAR_LEVELS):
-            raise ValidationError("min_star", f"must be between 0 and {max(STAR_LEVELS)}")
+            raise ValidationError("min_star", "between", low=0, high=max(STAR_LEVELS))
 
         def put(uow: UnitOfWork) -> ExchangePoint:
             point = uow.get(ExchangePoint, exchange_point_id, "exchange point")
-            actor.require_region(point.region_code, f"exchange point {exchange_point_id}")
+            actor.require_region(point.region_code, Thing("exchange point", exchange_point_id))
             point.put_item(sku, name, price_minutes, stock, min_star, actor.posted_by)
             return point
 
@@ -271,14 +274,14 @@ class HourLedger(Application[UUID]):
         _check_name(name)
         if region_prefix is not None:
             if role not in (Role.OPERATOR, Role.AUDITOR):
-                raise ValidationError("region_code", "only operator and auditor keys take a region scope")
+                raise ValidationError("region_code", "scope_roles_only")
             check_region_code(region_prefix, "region_code")
         if role is Role.EXCHANGE_POINT:
             if exchange_point_id is None:
-                raise ValidationError("exchange_point_id", "an exchange_point key is bound to one exchange point")
+                raise ValidationError("exchange_point_id", "point_key_needs_point")
             self.get_exchange_point(exchange_point_id)
         elif exchange_point_id is not None:
-            raise ValidationError("exchange_point_id", "only exchange_point keys are bound to a point")
+            raise ValidationError("exchange_point_id", "point_only_for_point_keys")
         issued = self._issue_api_key(actor, role, name, region_prefix, exchange_point_id)
         assert issued is not None  # only a first-key bootstrap can decline
         return issued
@@ -354,7 +357,7 @@ class HourLedger(Application[UUID]):
         if key_id is None or not isinstance(key, ApiKey) or not key.matches(secret) or key.revoked:
             if key_id is not None:
                 self._keys.pop(key_id, None)
-            raise UnauthorizedError("unknown or revoked API key")
+            raise UnauthorizedError("unknown_key")
         actor = key.actor()
         self._keys[key_id] = (key.secret_hash, actor, revocations, checked)
         return actor
@@ -445,14 +448,14 @@ class HourLedger(Application[UUID]):
         or in the future)."""
         actor.may_write()
         volunteer = self.get_volunteer(volunteer_id)
-        actor.require_region(volunteer.region_code, f"volunteer {volunteer_id}")
+        actor.require_region(volunteer.region_code, Thing("volunteer", volunteer_id))
         zone = self.settings.zone
         today = self.clock().astimezone(zone).date()
         last = period_to or today
         if last > today:
-            raise ValidationError("period_to", f"must not be after today ({today.isoformat()})")
+            raise ValidationError("period_to", "not_after_today", today=today)
         if period_from is not None and period_from > last:
-            raise ValidationError("period_from", "must not be after period_to")
+            raise ValidationError("period_from", "not_after", other="period_to")
         counted: list[tuple[date, Transaction]] = []
         for transaction_id, (started_us, _) in sorted(volunteer.service_periods.items(), key=lambda item: item[1][0]):
             day = (EPOCH + timedelta(microseconds=started_us)).astimezone(zone).date()
@@ -492,7 +495,7 @@ class HourLedger(Application[UUID]):
                 return Registered(certificate, True, self._save([certificate]).last)
             except IntegrityError:
                 continue  # 60 random bits met an existing code: draw again
-        raise UnavailableError("could not draw a new certificate code; try again")  # pragma: no cover
+        raise UnavailableError("certificate_code_draw")  # pragma: no cover
 
     def regions_of_thing(self, aggregate_id: UUID) -> list[str] | None:
         """The regions an aggregate belongs to (a region-scoped reader must cover each of them);
@@ -541,7 +544,7 @@ class HourLedger(Application[UUID]):
             pass
         first = self._guard(lambda: list(self.events.get(volunteer_id, lte=Volunteer.INITIAL_VERSION)))
         if not first or not isinstance(first[0], Volunteer.Registered):
-            raise NotFoundError(f"volunteer {volunteer_id} not found")
+            raise NotFoundError("thing_not_found", thing=Thing("volunteer", volunteer_id))
         self._regions.put(volunteer_id, first[0].region_code)
         return first[0].region_code
 
@@ -573,7 +576,7 @@ class HourLedger(Application[UUID]):
         events = self._guard(lambda: [e for stream in streams for e in self.events.get(stream)])
         return sorted(events, key=lambda e: (e.timestamp, e.originator_id == volunteer_id))
 
-    def regions_of(self, transaction: Transaction) -> list[tuple[str, str]]:
+    def regions_of(self, transaction: Transaction) -> list[tuple[Thing, str]]:
         """What a transaction touches and where: a region-scoped reader must cover all of it."""
         uow = UnitOfWork(self._find)
         if transaction.reverses is not None:
@@ -609,7 +612,7 @@ class HourLedger(Application[UUID]):
             if existing is not None:
                 if isinstance(existing, cls) and existing.registration() == wanted:  # type: ignore[attr-defined]
                     return Registered(existing, False, self.position_of(existing.id))
-                raise TransactionIdConflictError(f"id {new_id} is already used for something else")
+                raise TransactionIdConflictError("id_taken", id=new_id)
             aggregate = cls(id=new_id, posted_by=actor.posted_by, **wanted)
             try:
                 return Registered(aggregate, True, self._save([aggregate]).last)
@@ -617,7 +620,7 @@ class HourLedger(Application[UUID]):
                 if id is None:
                     raise
                 continue  # another request created it meanwhile: compare with that
-        raise UnavailableError("could not register: the store kept refusing")  # pragma: no cover
+        raise UnavailableError("register_refused")  # pragma: no cover
 
     def _run(
         self, work: Callable[[UnitOfWork], T], save_if: Callable[[T], bool] = lambda _: True
@@ -640,7 +643,7 @@ class HourLedger(Application[UUID]):
                 return result, self._save(changed)
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise UnavailableError("too much contention on these accounts; try again")
+        raise UnavailableError("contention")
 
     def _save(self, aggregates: list[Aggregate]) -> Saved:
         recordings = self._guard(lambda: self.save(*aggregates), reraise=(IntegrityError,))
@@ -652,7 +655,7 @@ class HourLedger(Application[UUID]):
     def refuse_if_store_down(self) -> None:
         """503 at once while the store watch (`watch_store`) sees the database down."""
         if self._store_watch is not None and self._store_watch.down:
-            raise UnavailableError("the store is unavailable: the database does not answer")
+            raise UnavailableError("store_down")
 
     def _guard(self, call: Callable[[], T], reraise: tuple[type[Exception], ...] = ()) -> T:
         self.refuse_if_store_down()
@@ -661,10 +664,12 @@ class HourLedger(Application[UUID]):
         except reraise:
             raise
         except (OperationalError, PersistenceError) as error:
-            raise UnavailableError(f"the store is unavailable: {type(error).__name__}") from error
+            if self._store_watch is not None and isinstance(error, (OperationalError, InterfaceError)):
+                self._store_watch.saw_failure()
+            raise UnavailableError("store_failed", error=type(error).__name__) from error
 
 
-def _check_newcomer(actor: Actor, name: str, region_code: str, what: str) -> None:
+def _check_newcomer(actor: Actor, name: str, region_code: str, what: Thing) -> None:
     """What registering any thing asks: a key that writes, a name, a region in its scope."""
     actor.may_write()
     _check_name(name)
@@ -673,9 +678,9 @@ def _check_newcomer(actor: Actor, name: str, region_code: str, what: str) -> Non
 
 def _check_name(name: str) -> None:
     if not name or not name.strip():
-        raise ValidationError("name", "must not be empty")
+        raise ValidationError("name", "not_empty")
     if len(name) > MAX_NAME:
-        raise ValidationError("name", f"is longer than {MAX_NAME} characters")
+        raise ValidationError("name", "too_long", max=MAX_NAME)
 
 
 def open_ledger(settings: LedgerSettings, **eventsourcing: str) -> HourLedger:

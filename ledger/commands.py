@@ -28,25 +28,25 @@ from ledger.vocabulary import (
 
 def _positive_minutes(field: str, minutes: int) -> None:
     if isinstance(minutes, bool) or not isinstance(minutes, int):
-        raise ValidationError(field, "must be a whole number of minutes")
+        raise ValidationError(field, "minutes_whole")
     if not 1 <= minutes <= MAX_MINUTES:
-        raise ValidationError(field, f"must be between 1 and {MAX_MINUTES} minutes")
+        raise ValidationError(field, "minutes_range", max=MAX_MINUTES)
 
 
 def _aware(field: str, moment: datetime) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValidationError(field, "a timestamp needs a zone, e.g. 2026-03-05T09:00:00+08:00")
+        raise ValidationError(field, "timestamp_zone")
 
 
 def _text(field: str, value: str | None, required: bool = False) -> None:
     if value is None:
         if required:
-            raise ValidationError(field, "is required")
+            raise ValidationError(field, "required")
         return
     if required and not value.strip():
-        raise ValidationError(field, "must not be empty")
+        raise ValidationError(field, "not_empty")
     if len(value) > MAX_TEXT:
-        raise ValidationError(field, f"is longer than {MAX_TEXT} characters")
+        raise ValidationError(field, "too_long", max=MAX_TEXT)
 
 
 def canonical(value: Any) -> Any:
@@ -94,9 +94,7 @@ class RecordService(Command):
         _aware("started_at", self.started_at)
         _aware("ended_at", self.ended_at)
         if not 1 <= self.minutes <= MAX_SERVICE_MINUTES:
-            raise ValidationError(
-                "ended_at", f"a service record lasts 1 to {MAX_SERVICE_MINUTES:,} whole minutes after started_at"
-            )
+            raise ValidationError("ended_at", "service_length")
 
     @property
     def minutes(self) -> int:
@@ -142,7 +140,7 @@ class TransferTimebank(Command):
         _positive_minutes("minutes", self.minutes)
         _text("relation", self.relation)
         if self.from_volunteer_id == self.to_volunteer_id:
-            raise ValidationError("to_volunteer_id", "a transfer goes to another volunteer")
+            raise ValidationError("to_volunteer_id", "transfer_to_self")
 
 
 @dataclass(frozen=True)
@@ -174,9 +172,9 @@ class RedemptionLine:
 
     def __post_init__(self) -> None:
         if not self.sku or len(self.sku) > MAX_SKU:
-            raise ValidationError("items.sku", f"a sku is 1 to {MAX_SKU} characters")
+            raise ValidationError("items.sku", "sku_shape")
         if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or not 1 <= self.quantity <= MAX_QUANTITY:
-            raise ValidationError("items.quantity", f"must be a whole number from 1 to {MAX_QUANTITY:,}")
+            raise ValidationError("items.quantity", "whole_range", low=1, high=MAX_QUANTITY)
 
 
 @dataclass(frozen=True)
@@ -188,9 +186,9 @@ class Redeem(Command):
 
     def __post_init__(self) -> None:
         if not self.items:
-            raise ValidationError("items", "a redemption takes at least one item")
+            raise ValidationError("items", "items_empty")
         if len(self.items) > MAX_REDEMPTION_LINES:
-            raise ValidationError("items", f"at most {MAX_REDEMPTION_LINES} lines")
+            raise ValidationError("items", "items_too_many", max=MAX_REDEMPTION_LINES)
 
     def quantities(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -208,7 +206,7 @@ class Reverse(Command):
     def __post_init__(self) -> None:
         _text("reason", self.reason, required=True)
         if self.reverses == self.id:
-            raise ValidationError("reverses", "a transaction cannot reverse itself")
+            raise ValidationError("reverses", "reverse_self")
 
 
 COMMAND_TYPES: dict[str, type[Command]] = {

@@ -1,7 +1,8 @@
 """Every `HOUR_LEDGER_*` setting, read once and validated in one place: the store's URL, the
 ledger's rules that deployments configure (time-bank cap, star thresholds, the ID salt), how
 long a process trusts an API key, the audit log's origin and signing key, the counter's
-reversal window, the local time zone, and the bulk rebuild's memory.
+reversal window, the local time zone, the bulk rebuild's memory, and how the service is
+operated (how far behind the read models may be for `/readyz`, the access log).
 
 Each entry point (`serve` and its workers, every command, the follower) builds one
 `LedgerSettings` with `from_env()` and passes it on; nothing else reads the environment.
@@ -20,6 +21,9 @@ from ledger.persistence import DEFAULT_DATABASE_URL, DatabaseUrlError, persisten
 from ledger.vocabulary import NATIONAL_THRESHOLDS_MINUTES
 
 DEFAULT_TIMEBANK_CAP_MINUTES = 90_000  # 1,500 hours
+# A follower keeping up lags a few dozen events under the heaviest load measured (README): a
+# thousand is about two seconds of the busiest writing, or a follower that has stopped.
+DEFAULT_READY_MAX_LAG = 1000
 # A key revoked through another process is refused within this bound (through this one: at
 # once). `serve --workers N` sets 0: SPEC's "effective at once" then holds across workers.
 DEFAULT_KEY_CACHE_SECONDS = 1.0
@@ -55,8 +59,18 @@ class LedgerSettings:
     signing_key_file: str = DEFAULT_SIGNING_KEY_FILE
     checkpoint_seconds: float = 60.0
     counter_reversal_hours: float = 24.0
+    # Per client address and minute: requests to the public endpoints (certificates), and
+    # failed authentications (after which requests with a key are refused for the minute).
+    public_requests_per_minute: int = 120
+    failed_authentications_per_minute: int = 30
+    # Origins allowed to call the API from a browser (comma-separated); none by default.
+    cors_origins: str = ""
     # How `serve` hands the follower's place to its workers: "in-process" or "off".
     projections: str = "in-process"
+    # /readyz answers 503 when the read models or the audit tree are more events behind the log.
+    ready_max_lag: int = DEFAULT_READY_MAX_LAG
+    # One JSON line per request on stderr (`serve --no-access-log` turns it off).
+    access_log: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LedgerSettings:
@@ -84,6 +98,8 @@ class LedgerSettings:
             value = getattr(self, setting.name)
             if setting.name == "star_thresholds_minutes":
                 value = ",".join(str(m // 60) for m in value)
+            elif isinstance(value, bool):
+                value = "on" if value else "off"
             env[env_name(setting.name)] = str(value)
         return env
 
@@ -159,8 +175,35 @@ def _projections(name: str, text: str) -> str:
     return text
 
 
+def _origins(name: str, text: str) -> str:
+    origins = [origin.strip() for origin in text.split(",") if origin.strip()]
+    for origin in origins:
+        if not re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", origin):
+            raise ConfigurationError(f"{name}: {origin!r} is not an origin such as https://console.example.gov.cn")
+    return ",".join(origins)
+
+
 def _text(name: str, text: str) -> str:
     return text
+
+
+def _whole_number(name: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {text!r}") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative, not {value}")
+    return value
+
+
+def _switch(name: str, text: str) -> bool:
+    value = text.lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ConfigurationError(f"{name} must be on or off, not {text!r}")
 
 
 _PARSERS = {
@@ -176,4 +219,9 @@ _PARSERS = {
     "checkpoint_seconds": _number(1, 86_400, "seconds"),
     "counter_reversal_hours": _number(0, 720, "hours"),
     "projections": _projections,
+    "ready_max_lag": _whole_number,
+    "access_log": _switch,
+    "public_requests_per_minute": _positive_int,
+    "failed_authentications_per_minute": _positive_int,
+    "cors_origins": _origins,
 }

@@ -1,6 +1,13 @@
-"""Domain errors of the ledger, each carrying the stable code clients see (SPEC §3)."""
+"""Domain errors of the ledger, each carrying the stable code clients see (SPEC §3) and a
+message: a key of `ledger/messages.py` with its parameters, so that the API can say it in the
+reader's language (`detail_in`) while the ledger stays free of HTTP."""
 
 from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any
+
+from ledger.messages import ENGLISH, Language, field_detail, render
 
 
 class LedgerError(Exception):
@@ -8,9 +15,22 @@ class LedgerError(Exception):
 
     code: str = "validation_error"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, message: str, /, **params: Any) -> None:
+        self.message = message
+        self.params = params
+        super().__init__(message)
+
+    def detail_in(self, language: Language, zone: tzinfo | None = None) -> str:
+        """What went wrong, for people reading `language`, with times in `zone`."""
+        return render(self.message, self.params, language, zone)
+
+    @property
+    def detail(self) -> str:
+        """In English (the command line, logs)."""
+        return self.detail_in(ENGLISH)
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class ValidationError(LedgerError):
@@ -18,9 +38,12 @@ class ValidationError(LedgerError):
 
     code = "validation_error"
 
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"{field}: {detail}")
+    def __init__(self, field: str, message: str, /, **params: Any) -> None:
+        super().__init__(message, **params)
         self.field = field
+
+    def detail_in(self, language: Language, zone: tzinfo | None = None) -> str:
+        return field_detail(self.field, render(self.message, self.params, language, zone), language)
 
 
 class NotFoundError(LedgerError):

@@ -39,7 +39,8 @@ class ExchangePoint(Aggregate):
     def take_stock(
         self, transaction_id: UUID, quantities: dict[str, int], star_level: int, posted_by: PostedBy
     ) -> list[dict[str, Any]]:
-        """Takes the items for a redemption; answers the priced lines.
+        """Takes the items for a redemption; answers the priced lines, each with the item's
+        name as the catalogue has it now (the receipt names what was handed over).
 
         Every item must exist, allow this star level and be in stock, or nothing is taken.
         """
@@ -47,14 +48,12 @@ class ExchangePoint(Aggregate):
         for sku, quantity in quantities.items():
             item = self.items.get(sku)
             if item is None:
-                raise NotFoundError(f"exchange point {self.id} has no item {sku!r}")
+                raise NotFoundError("no_such_item", point=self.id, sku=sku)
             if star_level < item["min_star"]:
-                raise StarLevelTooLowError(
-                    f"item {sku!r} needs star level {item['min_star']}, the volunteer has {star_level}"
-                )
+                raise StarLevelTooLowError("star_level_needed", sku=item_label(sku, item), needed=item["min_star"], level=star_level)
             if item["stock"] < quantity:
-                raise OutOfStockError(f"item {sku!r}: {item['stock']} in stock, {quantity} asked")
-            lines.append({"sku": sku, "quantity": quantity, "price_minutes": item["price_minutes"]})
+                raise OutOfStockError("out_of_stock", sku=item_label(sku, item), stock=item["stock"], asked=quantity)
+            lines.append({"sku": sku, "name": item["name"], "quantity": quantity, "price_minutes": item["price_minutes"]})
         self._stock_taken(transaction_id=transaction_id, lines=lines, posted_by=posted_by)
         return lines
 
@@ -70,3 +69,8 @@ class ExchangePoint(Aggregate):
         for line in lines:
             if line["sku"] in self.items:
                 self.items[line["sku"]]["stock"] += line["quantity"]
+
+
+def item_label(sku: str, item: dict[str, Any]) -> str:
+    """How a clerk knows an item: its name, with the sku beside it (`雨伞 (umbrella)`)."""
+    return f"{item['name']} ({sku})" if item.get("name") and item["name"] != sku else sku

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -16,6 +17,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 DEFAULT_DATABASE_URL = "sqlite:///hour-ledger.sqlite3"
+POSTGRES_FACTORY = "ledger.postgres_recorder:LedgerPostgresFactory"
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # The pool's and connections' limits a PostgreSQL URL may set: eventsourcing retries a
 # statement ten times, each waiting up to connect_timeout for a connection, so it is short
@@ -68,7 +70,8 @@ def persistence_env(url: str) -> dict[str, str]:
             if not text.isdigit() or not 0 < int(text) <= 100_000:
                 raise DatabaseUrlError(f"HOUR_LEDGER_DATABASE_URL: {name} must be a positive whole number, not {text!r}")
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # eventsourcing's PostgreSQL recorders with their retries bounded in time.
+            "PERSISTENCE_MODULE": POSTGRES_FACTORY,
             "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": parts.hostname,
             "POSTGRES_PORT": str(port),
@@ -95,6 +98,10 @@ def persistence_env(url: str) -> dict[str, str]:
         f"HOUR_LEDGER_DATABASE_URL {url!r}: use sqlite:///file.sqlite3 or "
         "postgresql://user@host:5432/dbname"
     )
+
+
+def is_postgres_env(env: Mapping[str, str]) -> bool:
+    return env.get("PERSISTENCE_MODULE") in (POSTGRES_FACTORY, "eventsourcing.postgres")
 
 
 def displayable_url(url: str) -> str:
@@ -181,7 +188,7 @@ class StoreUnreachableError(Exception):
 def check_reachable(env: Mapping[str, str]) -> None:
     """Connects once, so that a wrong host, port, database or password is named plainly
     instead of surfacing later as a pool time-out."""
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+    if not is_postgres_env(env):
         return
     import psycopg
 
@@ -210,13 +217,21 @@ class StoreWatch:
         self.env = dict(env)
         self.interval = interval
         self.down = False
+        self._failed_at = float("-inf")
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self._thread is None and self.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        if self._thread is None and is_postgres_env(self.env):
             self._thread = threading.Thread(target=self._watch, name="store-watch", daemon=True)
             self._thread.start()
+
+    def saw_failure(self) -> None:
+        """A call just failed to reach the database: refuse at once until the next probe
+        finds it answering, so that one request meets at most one slow failure."""
+        if self._thread is not None:
+            self._failed_at = time.monotonic()
+            self.down = True
 
     def stop(self) -> None:
         self._stopping.set()
@@ -227,9 +242,12 @@ class StoreWatch:
     def _watch(self) -> None:
         probe = {**self.env, "POSTGRES_CONNECT_TIMEOUT": "1"}
         while not self._stopping.is_set():
+            started = time.monotonic()
             try:
                 check_reachable(probe)
-                self.down = False
+                # A failure seen while this probe ran is newer news than its success.
+                if self._failed_at < started:
+                    self.down = False
             except StoreUnreachableError:
                 self.down = True
             self._stopping.wait(self.interval)

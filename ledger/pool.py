@@ -25,9 +25,7 @@ class CommunityPool(Aggregate):
 
     def give(self, transaction_id: UUID, minutes: int, posted_by: PostedBy) -> None:
         if self.balance_minutes < minutes:
-            raise InsufficientBalanceError(
-                f"the community pool holds {self.balance_minutes} minutes, {minutes} asked"
-            )
+            raise InsufficientBalanceError("pool_short", held=self.balance_minutes, asked=minutes)
         self._gave(transaction_id=transaction_id, minutes=minutes, posted_by=posted_by)
 
     @event("Gave")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +35,7 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.exchange_point import ExchangePoint
+from ledger.messages import Thing
 from ledger.organization import Organization
 from ledger.pool import POOL_ID, CommunityPool
 from ledger.timebank import TimebankAccount
@@ -48,7 +49,7 @@ PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud 
 Effect = tuple[list[Leg], dict[str, Any]]
 
 
-def regions_involved(uow: UnitOfWork, content: dict[str, Any]) -> list[tuple[str, str]]:
+def regions_involved(uow: UnitOfWork, content: dict[str, Any]) -> list[tuple[Thing, str]]:
     """The volunteers, organisation and exchange point a transaction's content names, with
     their regions: a region-scoped key must cover every one of them."""
     regions = []
@@ -61,7 +62,7 @@ def regions_involved(uow: UnitOfWork, content: dict[str, Any]) -> list[tuple[str
     ):
         if content.get(field):
             entity = uow.get(cls, UUID(str(content[field])), what)
-            regions.append((f"{what} {entity.id}", entity.region_code))
+            regions.append((Thing(what, entity.id), entity.region_code))
     return regions
 
 
@@ -82,9 +83,7 @@ class Posting:
         if existing is not None:
             if isinstance(existing, Transaction) and existing.fingerprint == command.fingerprint():
                 return existing, False
-            raise TransactionIdConflictError(
-                f"transaction id {command.id} was already used for different content"
-            )
+            raise TransactionIdConflictError("transaction_id_reused", id=command.id)
         legs, details = self._apply(command)
         posted = Transaction(
             id=command.id,
@@ -102,17 +101,36 @@ class Posting:
 
     def _authorize(self, command: Command) -> None:
         if self.actor.role is Role.EXCHANGE_POINT:
-            if not isinstance(command, Redeem):
-                raise ForbiddenError("an exchange_point key may post only redemptions")
-            if command.exchange_point_id != self.actor.exchange_point_id:
-                raise ForbiddenError("an exchange_point key may redeem only at its own exchange point")
+            if isinstance(command, Reverse):
+                self._authorize_counter_reversal(command)
+            elif not isinstance(command, Redeem):
+                raise ForbiddenError("point_key_redemptions_only")
+            elif command.exchange_point_id != self.actor.exchange_point_id:
+                raise ForbiddenError("point_key_own_point")
         else:
             self.actor.may_write()
         if self.actor.region_prefix:
             for what, region_code in self._regions_involved(command):
                 self.actor.require_region(region_code, what)
 
-    def _regions_involved(self, command: Command) -> list[tuple[str, str]]:
+    def _authorize_counter_reversal(self, command: Reverse) -> None:
+        """A clerk may undo a mistake made at the counter a moment ago (SPEC §7): a redemption
+        of its own exchange point, within HOUR_LEDGER_COUNTER_REVERSAL_HOURS of its posting.
+        Anything older or elsewhere is an operator's correction."""
+        original = self.uow.get(Transaction, command.reverses, "transaction")
+        if original.type != Redeem.type:
+            raise ForbiddenError("counter_reverses_redemptions_only", transaction=original.id, type=original.type)
+        if original.content.get("exchange_point_id") != str(self.actor.exchange_point_id):
+            raise ForbiddenError(
+                "counter_reverses_own_point_only", transaction=original.id, point=original.content.get("exchange_point_id")
+            )
+        if original.reversed_by == command.id:
+            return  # this very reversal, sent again: answered as it was, whenever it comes
+        hours = self.settings.counter_reversal_hours
+        if self.now - original.posted_at > timedelta(hours=hours):
+            raise ForbiddenError("counter_reversal_window", hours=f"{hours:g}", transaction=original.id, posted_at=original.posted_at)
+
+    def _regions_involved(self, command: Command) -> list[tuple[Thing, str]]:
         if isinstance(command, Reverse):
             original = self.uow.get(Transaction, command.reverses, "transaction")
             return regions_involved(self.uow, original.content)
@@ -135,13 +153,13 @@ class Posting:
 
     def _not_in_future(self, field: str, moment: datetime) -> None:
         if moment > self.now:
-            raise ValidationError(field, f"{moment.isoformat()} is in the future")
+            raise ValidationError(field, "in_future", moment=moment)
 
     def _timebank(self, volunteer_id: UUID) -> TimebankAccount:
         self.uow.get(Volunteer, volunteer_id, "volunteer")
         account = self.uow.find(TimebankAccount, TimebankAccount.id_for(volunteer_id))
         if account is None:
-            raise TimebankNotOpenError(f"volunteer {volunteer_id} has no open time-bank account")
+            raise TimebankNotOpenError("timebank_not_open", volunteer=volunteer_id)
         return account
 
     def _pool(self) -> CommunityPool:
@@ -227,11 +245,9 @@ class Posting:
     def _reverse(self, c: Reverse) -> Effect:
         original = self.uow.get(Transaction, c.reverses, "transaction")
         if original.type == Reverse.type:
-            raise NotReversibleError(f"transaction {original.id} is a reversal and cannot be reversed")
+            raise NotReversibleError("reversal_of_reversal", id=original.id)
         if original.reversed_by is not None:
-            raise AlreadyReversedError(
-                f"transaction {original.id} was already reversed by {original.reversed_by}"
-            )
+            raise AlreadyReversedError("already_reversed", id=original.id, by=original.reversed_by)
         self._undo(original, c.id)
         original.mark_reversed(c.id, self.by)
         legs: list[Leg] = [{"account": entry["account"], "minutes": -entry["minutes"]} for entry in original.legs]
@@ -266,4 +282,4 @@ class Posting:
             self._timebank(UUID(content["volunteer_id"])).debit(reversal_id, minutes, entry, self.by)
             self._pool().receive(reversal_id, minutes, self.by)
         else:  # pragma: no cover - every type is listed above
-            raise NotReversibleError(f"transaction type {original.type} cannot be reversed")
+            raise NotReversibleError("type_not_reversible", type=original.type)

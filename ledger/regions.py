@@ -20,9 +20,7 @@ def is_region_code(code: str) -> bool:
 
 def check_region_code(code: str, field: str = "region_code") -> str:
     if not is_region_code(code):
-        raise ValidationError(
-            field, "a region code is 2, 4, 6, 9 or 12 digits (province to village)"
-        )
+        raise ValidationError(field, "region_code_shape")
     return code
 
 

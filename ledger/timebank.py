@@ -32,8 +32,7 @@ class TimebankAccount(Aggregate):
     ) -> None:
         if self.balance_minutes + minutes > cap_minutes:
             raise TimebankCapExceededError(
-                f"crediting {minutes} minutes would make the time-bank balance "
-                f"{self.balance_minutes + minutes}, above the cap of {cap_minutes}"
+                "timebank_cap", minutes=minutes, balance=self.balance_minutes + minutes, cap=cap_minutes
             )
         self._credited(transaction_id=transaction_id, minutes=minutes, entry=entry, posted_by=posted_by)
 
@@ -43,9 +42,7 @@ class TimebankAccount(Aggregate):
 
     def debit(self, transaction_id: UUID, minutes: int, entry: str, posted_by: PostedBy) -> None:
         if self.balance_minutes < minutes:
-            raise InsufficientBalanceError(
-                f"time-bank balance is {self.balance_minutes} minutes, {minutes} asked"
-            )
+            raise InsufficientBalanceError("timebank_short", balance=self.balance_minutes, asked=minutes)
         self._debited(transaction_id=transaction_id, minutes=minutes, entry=entry, posted_by=posted_by)
 
     @event("Debited")

@@ -34,7 +34,7 @@ class Transaction(Aggregate):
         posted_by: PostedBy,
     ) -> None:
         if sum(leg["minutes"] for leg in legs) != 0:
-            raise UnbalancedLegsError(f"legs of transaction {id} do not sum to zero: {legs}")
+            raise UnbalancedLegsError("legs_unbalanced", id=id, legs=legs)
         self.type = type
         self.content = content
         self.fingerprint = fingerprint

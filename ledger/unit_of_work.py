@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.errors import NotFoundError
+from ledger.messages import Thing
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -36,7 +37,7 @@ class UnitOfWork:
     def get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         aggregate = self.find(cls, aggregate_id)
         if aggregate is None:
-            raise NotFoundError(f"{what} {aggregate_id} not found")
+            raise NotFoundError("thing_not_found", thing=Thing(what, aggregate_id))
         return aggregate
 
     def add(self, aggregate: Aggregate) -> None:

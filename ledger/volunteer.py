@@ -64,8 +64,12 @@ class Volunteer(Aggregate):
         for other_id, (other_start, other_end) in self.service_periods.items():
             if start < other_end and other_start < end:
                 raise OverlappingServiceError(
-                    f"service from {started_at.isoformat()} to {ended_at.isoformat()} overlaps "
-                    f"service record {other_id} ({moment_of(other_start).isoformat()} to {moment_of(other_end).isoformat()})"
+                    "service_overlaps",
+                    started_at=started_at,
+                    ended_at=ended_at,
+                    other=other_id,
+                    other_started_at=moment_of(other_start),
+                    other_ended_at=moment_of(other_end),
                 )
         self._service_recorded(
             transaction_id=transaction_id,
@@ -92,8 +96,11 @@ class Volunteer(Aggregate):
     ) -> None:
         if self.available_minutes < minutes:
             raise InsufficientBalanceError(
-                f"cannot take back {minutes} earned minutes: {self.redeemed_minutes} of "
-                f"{self.earned_minutes} are already redeemed, {self.available_minutes} available"
+                "service_hours_spent",
+                minutes=minutes,
+                redeemed=self.redeemed_minutes,
+                earned=self.earned_minutes,
+                available=self.available_minutes,
             )
         self._service_reversed(
             transaction_id=transaction_id,
@@ -111,9 +118,7 @@ class Volunteer(Aggregate):
 
     def redeem(self, transaction_id: UUID, minutes: int, posted_by: PostedBy) -> None:
         if self.available_minutes < minutes:
-            raise InsufficientBalanceError(
-                f"redemption costs {minutes} minutes, {self.available_minutes} available"
-            )
+            raise InsufficientBalanceError("redemption_short", cost=minutes, available=self.available_minutes)
         self._redeemed(transaction_id=transaction_id, minutes=minutes, posted_by=posted_by)
 
     @event("Redeemed")

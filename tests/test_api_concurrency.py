@@ -48,7 +48,7 @@ def two_servers() -> Iterator[tuple[Api, As, World]]:
     second = HourLedger(env=persistence_env(schema.url))
     try:
         api = Api(first)
-        other = TestClient(create_app(second), raise_server_exceptions=False)
+        other = TestClient(create_app(second, limit_rates=False), raise_server_exceptions=False)
         with api.client, other:
             yield api, As(other, api.admin.secret), build_world(api)
     finally:

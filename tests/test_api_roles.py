@@ -1,8 +1,9 @@
 """SPEC §3's role table over HTTP: every endpoint × every kind of key, and region scopes.
 
 admin: everything. operator: everything but API keys, inside its region if scoped.
-exchange_point: redemptions at its own point and reading balances. auditor: read-only,
-inside its region if scoped. No key or a revoked key: 401. Both stores."""
+exchange_point: redemptions at its own point (and reversals of its recent ones), reading
+balances and profiles, its own point's redemptions, finding a volunteer by ID number.
+auditor: read-only, inside its region if scoped. No key or a revoked key: 401. Both stores."""
 
 from __future__ import annotations
 
@@ -47,7 +48,14 @@ MATRIX: dict[str, tuple[Any, ...]] = {
     "create organization":    (201,  201,  201,  403,   403,  403,  403,   403,   401, 401),
     "read organization":      (200,  200,  200,  403,   403,  200,  200,   403,   401, 401),
     "create volunteer":       (201,  201,  201,  403,   403,  403,  403,   403,   401, 401),
-    "read volunteer":         (200,  200,  200,  403,   403,  200,  200,   403,   401, 401),
+    "read volunteer":         (200,  200,  200,  403,   200,  200,  200,   403,   401, 401),
+    "list volunteers":        (200,  200,  200,  200,   403,  200,  200,   200,   401, 401),
+    "find by ID number":      (200,  200,  200,  200,   200,  200,  200,   200,   401, 401),
+    "list organizations":     (200,  200,  200,  200,   403,  200,  200,   200,   401, 401),
+    "list exchange points":   (200,  200,  200,  200,   403,  200,  200,   200,   401, 401),
+    "list API keys":          (200,  403,  403,  403,   403,  403,  403,   403,   401, 401),
+    "list transactions":      (200,  200,  200,  200,   200,  200,  200,   200,   401, 401),
+    "find by pickup code":    (200,  200,  200,  403,   200,  200,  200,   403,   401, 401),
     "open time bank":         (201,  201,  201,  403,   403,  403,  403,   403,   401, 401),
     "create exchange point":  (201,  201,  201,  403,   403,  403,  403,   403,   401, 401),
     "put item":               (200,  200,  200,  403,   403,  403,  403,   403,   401, 401),
@@ -71,6 +79,13 @@ def endpoints(api: Api, w: World) -> dict[str, tuple[str, str, Any]]:
         "read organization": ("GET", f"/v1/organizations/{w.org}", None),
         "create volunteer": ("POST", "/v1/volunteers", volunteer(organization_id=w.org)),
         "read volunteer": ("GET", f"/v1/volunteers/{w.alice}", None),
+        "list volunteers": ("GET", "/v1/volunteers", None),
+        "find by ID number": ("GET", "/v1/volunteers?id_number=320830195001011234", None),
+        "list organizations": ("GET", "/v1/organizations", None),
+        "list exchange points": ("GET", "/v1/exchange-points", None),
+        "list API keys": ("GET", "/v1/api-keys", None),
+        "list transactions": ("GET", "/v1/transactions", None),
+        "find by pickup code": ("GET", f"/v1/exchange-points/{w.point}/redemptions?pickup_code=ABCDEF", None),
         "open time bank": ("POST", f"/v1/volunteers/{newcomer}/timebank", None),
         "create exchange point": ("POST", "/v1/exchange-points", exchange_point()),
         "put item": ("PUT", f"/v1/exchange-points/{w.point}/items/rice", item(30, 5)),
@@ -209,19 +224,22 @@ def test_an_exchange_point_key_redeems_only_at_its_own_point(api: Api, world: Wo
     counter = api.key("exchange_point", "Xuyi counter", exchange_point_id=w.point)
     bought = assert_created(counter.post("/v1/transactions", redemption(w.point, w.alice, ("tea", 1))))
     assert bought["posted_by"] == {"key_id": counter.key_id, "name": "Xuyi counter"}
-    # It reads any volunteer's balance (it is not region-scoped), and its own point.
+    # It reads any volunteer's balance and profile (it is not region-scoped), its own point
+    # and its own redemptions.
     assert counter.get(f"/v1/volunteers/{w.cz_volunteer}/balance").status_code == 200
+    assert counter.get(f"/v1/volunteers/{w.cz_volunteer}").json()["name"] == "Zhou"
     assert counter.get(f"/v1/exchange-points/{w.point}").status_code == 200
+    assert counter.get(f"/v1/transactions/{bought['id']}").json()["pickup_code"] == bought["pickup_code"]
 
     with nothing_recorded(api, w.alice, points=(w.point, w.cz_point)):
         for body in (
             redemption(w.cz_point, w.alice, ("tea", 1)),
-            reversal(bought["id"]),  # a mistake is corrected by an operator
+            reversal(w.service),  # only its own point's redemptions (tests/test_api_counter.py)
             service_record(w.alice, w.org, 30),
             deposit(w.alice, w.org, 5),
         ):
             assert_problem(counter.post("/v1/transactions", body), 403, "forbidden")
-        for path in (f"/v1/exchange-points/{w.cz_point}", f"/v1/transactions/{bought['id']}"):
+        for path in (f"/v1/exchange-points/{w.cz_point}", f"/v1/transactions/{w.service}"):
             assert_problem(counter.get(path), 403, "forbidden")
         assert_problem(counter.put(f"/v1/exchange-points/{w.point}/items/tea", item(1, 100)), 403, "forbidden")
 

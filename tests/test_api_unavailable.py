@@ -26,8 +26,8 @@ from tests.conftest import POSTGRES_URL, PostgresSchema, require_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-# A request caught by the cut is answered within this (see the module's doc)...
-ANSWER_WITHIN = 25.0
+# A request caught by the cut is answered within this (see ledger/postgres_recorder.py)...
+ANSWER_WITHIN = 3.0
 # ...and once the probe has seen the database down (within NOTICED_WITHIN), within this.
 NOTICED_WITHIN = 5.0
 REFUSED_WITHIN = 1.0

@@ -40,8 +40,8 @@ def test_a_redemption_costs_price_times_quantity_and_takes_the_stock(world):
         f"point:{point.id}": 330,
     }
     assert sorted(posted.details["lines"], key=lambda line: line["sku"]) == [
-        {"sku": "rice", "quantity": 2, "price_minutes": 120},
-        {"sku": "towel", "quantity": 3, "price_minutes": 30},
+        {"sku": "rice", "name": "rice", "quantity": 2, "price_minutes": 120},
+        {"sku": "towel", "name": "towel", "quantity": 3, "price_minutes": 30},
     ]
 
 

@@ -69,6 +69,13 @@ def test_settings_come_from_the_environment():
     assert "pepper" not in repr(settings)
 
 
+def test_operating_settings_have_defaults_and_come_from_the_environment():
+    assert LedgerSettings().ready_max_lag == 1000 and LedgerSettings().access_log is True
+    settings = LedgerSettings.from_env({"HOUR_LEDGER_READY_MAX_LAG": "0", "HOUR_LEDGER_ACCESS_LOG": "OFF"})
+    assert settings.ready_max_lag == 0 and settings.access_log is False
+    assert LedgerSettings.from_env({"HOUR_LEDGER_ACCESS_LOG": "on"}).access_log is True
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -90,6 +97,9 @@ def test_settings_come_from_the_environment():
         ("HOUR_LEDGER_CHECKPOINT_SECONDS", "0"),
         ("HOUR_LEDGER_COUNTER_REVERSAL_HOURS", "-1"),
         ("HOUR_LEDGER_KEY_CACHE_SECONDS", "soon"),
+        ("HOUR_LEDGER_READY_MAX_LAG", "-1"),
+        ("HOUR_LEDGER_READY_MAX_LAG", "a few"),
+        ("HOUR_LEDGER_ACCESS_LOG", "maybe"),
         ("HOUR_LEDGER_DATABASE_URL", "postgresql://h/db?schema=Bad-Name"),
     ],
 )
@@ -120,7 +130,7 @@ def test_sqlite_urls_name_relative_absolute_and_in_memory_databases():
 
 def test_a_postgresql_url_maps_onto_the_postgres_settings():
     env = persistence_env("postgresql://ledger:s%40cret@db.example:6543/hours?schema=jiangsu&pool_size=4")
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == "ledger.postgres_recorder:LedgerPostgresFactory"
     assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == ("db.example", "6543", "hours")
     assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("ledger", "s@cret")
     assert env["POSTGRES_SCHEMA"] == "jiangsu"
@@ -174,6 +184,8 @@ def test_every_setting_survives_the_hand_over_to_worker_processes():
             "HOUR_LEDGER_CHECKPOINT_SECONDS": "5",
             "HOUR_LEDGER_COUNTER_REVERSAL_HOURS": "2",
             "HOUR_LEDGER_PROJECTIONS": "off",
+            "HOUR_LEDGER_READY_MAX_LAG": "0",
+            "HOUR_LEDGER_ACCESS_LOG": "off",
         }
     )
     assert LedgerSettings.from_env(settings.to_env()) == settings

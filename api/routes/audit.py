@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import ActorDep, LedgerDep
 from api.routes import problems
+from api.schemas import AuditLogOut, CheckpointOut, CheckpointsOut, ConsistencyProofOut, InclusionProofOut, VerifyOut
 from ledger.actors import Actor, Role
 from ledger.errors import NotFoundError, ValidationError
 from projections.audit.log import AuditError, AuditLog, NotInTreeError, b64
@@ -46,66 +47,88 @@ def answer(call: Any) -> Any:
     try:
         return call()
     except NotInTreeError as error:
-        raise NotFoundError(str(error)) from None
+        raise NotFoundError(error.message, **error.params) from None
     except AuditError as error:
-        raise ValidationError("tree_size", str(error)) from None
+        raise ValidationError("tree_size", error.message, **error.params) from None
 
 
-@router.get("/v1/audit/key", response_class=PlainTextResponse, summary="The log's verifier key (C2SP note format)")
+@router.get(
+    "/v1/audit/key", response_class=PlainTextResponse, summary="The log's verifier key (C2SP note format)",
+    operation_id="getAuditKey", responses=problems(),
+)
 def get_verifier_key(request: Request) -> PlainTextResponse:
+    """Public: the key that verifies every checkpoint, `<name>+<key id>+<base64 key>`."""
     return PlainTextResponse(audit_of(request).verifier_key + "\n")
 
 
-@router.get("/v1/audit/checkpoint", response_class=PlainTextResponse, summary="The latest signed checkpoint note")
+@router.get(
+    "/v1/audit/checkpoint", response_class=PlainTextResponse, summary="The latest signed checkpoint note",
+    operation_id="getAuditCheckpoint", responses=problems(),
+)
 def get_checkpoint(request: Request) -> PlainTextResponse:
+    """Public: the latest signed tree head, as a C2SP signed note (keep it: it pins the history)."""
     return PlainTextResponse(audit_of(request).latest_checkpoint().note)
 
 
-@router.get("/v1/audit/checkpoints", responses=problems())
+@router.get("/v1/audit/checkpoints", response_model=CheckpointsOut, responses=problems(), operation_id="listAuditCheckpoints")
 def list_checkpoints(
     request: Request,
     actor: ActorDep,
     after: Annotated[int, Query(ge=-1, le=2**62, description="A tree size: checkpoints of larger trees")] = -1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> Any:
+    """Signed checkpoints, oldest first, of trees larger than `after`; `next` pages."""
     auditor(actor)
     found = audit_of(request).checkpoints(after, limit)
     following = found[-1].tree_size if len(found) >= limit else None
     return {"checkpoints": [checkpoint_view(c) for c in found], "next": following}
 
 
-@router.post("/v1/audit/checkpoints", status_code=201, responses=problems())
+@router.post(
+    "/v1/audit/checkpoints", status_code=201, response_model=CheckpointOut, responses=problems(),
+    operation_id="signAuditCheckpoint",
+)
 def sign_checkpoint(request: Request, actor: ActorDep) -> Any:
+    """Signs a checkpoint of the tree now, if it grew since the latest (else answers the latest)."""
     auditor(actor)
     checkpoint, _ = answer(audit_of(request).sign_checkpoint)
     return checkpoint_view(checkpoint)
 
 
-@router.get("/v1/audit/proofs/inclusion", responses=problems(404))
+@router.get(
+    "/v1/audit/proofs/inclusion", response_model=InclusionProofOut, responses=problems(404),
+    operation_id="getInclusionProof",
+)
 def inclusion_proof(
     request: Request,
     actor: ActorDep,
     position: Annotated[int, Query(ge=1, le=2**62)],
     tree_size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Any:
+    """The RFC 9162 inclusion path of the event at `position` in the tree of `tree_size` leaves
+    (by default, the latest checkpoint's)."""
     auditor(actor)
     proof = answer(lambda: audit_of(request).inclusion_proof(position, tree_size))
     return {key: proof[key] for key in ("leaf_index", "tree_size", "leaf_hash", "hashes")}
 
 
-@router.get("/v1/audit/proofs/consistency", responses=problems())
+@router.get(
+    "/v1/audit/proofs/consistency", response_model=ConsistencyProofOut, responses=problems(),
+    operation_id="getConsistencyProof",
+)
 def consistency_proof(
     request: Request,
     actor: ActorDep,
     from_: Annotated[int, Query(alias="from", ge=0, le=2**62)],
     to: Annotated[int, Query(ge=0, le=2**62)],
 ) -> Any:
+    """The RFC 9162 consistency proof between the trees of `from` and `to` leaves."""
     auditor(actor)
     hashes = answer(lambda: audit_of(request).consistency_proof(from_, to))
     return {"from": from_, "to": to, "hashes": [b64(h) for h in hashes]}
 
 
-@router.get("/v1/audit/log", responses=problems())
+@router.get("/v1/audit/log", response_model=AuditLogOut, responses=problems(), operation_id="getAuditLog")
 def audit_log(
     request: Request,
     actor: ActorDep,
@@ -113,6 +136,7 @@ def audit_log(
     after: Annotated[int, Query(ge=-1, le=2**62, description="A leaf index: the leaves after it")] = -1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> Any:
+    """The log's leaves after `after`, each with its canonical record as hashed (times in UTC)."""
     auditor(actor)
     entries, following = audit_of(request).entries(after, limit)
     if actor.region_prefix:
@@ -127,8 +151,10 @@ def visible_to(actor: Actor, ledger: Any, entry: dict[str, Any]) -> bool:
     return bool(regions) and all(region.startswith(prefix) for region in regions)
 
 
-@router.get("/v1/audit/verify", responses=problems())
+@router.get("/v1/audit/verify", response_model=VerifyOut, responses=problems(), operation_id="verifyAuditLog")
 async def verify(request: Request, actor: ActorDep) -> Any:
+    """Recomputes every leaf from the stored events and checks every stored checkpoint's root
+    and signature; names the first bad position."""
     auditor(actor)
     report = await run_in_threadpool(audit_of(request).verify)
     return report.as_dict()

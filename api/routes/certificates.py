@@ -10,7 +10,7 @@ from uuid import UUID
 
 import segno
 from fastapi import APIRouter, Body, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ActorDep, LedgerDep
@@ -20,6 +20,7 @@ from api.schemas import CertificateIn
 from ledger.application import HourLedger
 from ledger.certificate import Certificate, mask_name, read_certificate_code
 from ledger.errors import NotFoundError
+from ledger.messages import Thing
 from projections.audit.log import AuditLog
 
 router = APIRouter(tags=["certificates"])
@@ -31,7 +32,7 @@ def certificate_document(ledger: HourLedger, audit: AuditLog, certificate: Certi
     the name and says whether a record it counts was reversed since."""
     position = ledger.position_of(certificate.id)
     if position is None:
-        raise NotFoundError(f"certificate {certificate.code} not found")
+        raise NotFoundError("thing_not_found", thing=Thing("certificate", certificate.code))
     proof = answer(lambda: audit.proof_in_checkpoint(position))
     zone = ledger.settings.zone
     document: dict[str, Any] = {
@@ -58,7 +59,7 @@ def certificate_document(ledger: HourLedger, audit: AuditLog, certificate: Certi
     return document
 
 
-@router.post("/v1/volunteers/{volunteer_id}/certificates", status_code=201, responses=problems(404))
+@router.post("/v1/volunteers/{volunteer_id}/certificates", status_code=201, responses=problems(404), operation_id="issueCertificate")
 def issue_certificate(
     request: Request,
     volunteer_id: UUID,
@@ -66,6 +67,9 @@ def issue_certificate(
     ledger: LedgerDep,
     body: Annotated[CertificateIn | None, Body()] = None,
 ) -> Any:
+    """Issues a certificate of volunteer service (志愿服务记录证明) for a period of local days,
+    with the inclusion proof of its issuing event in a signed checkpoint: the JSON proves itself
+    offline with the log's verifier key."""
     wanted = body or CertificateIn()
     issued = ledger.issue_certificate(actor, volunteer_id, wanted.period_from, wanted.period_to)
     certificate = issued.aggregate
@@ -77,14 +81,20 @@ def find(ledger: HourLedger, code: str) -> Certificate:
     normal = read_certificate_code(code)
     certificate = ledger.find_certificate(normal) if normal else None
     if certificate is None:
-        raise NotFoundError(f"no certificate with code {code[:40]!r}")
+        raise NotFoundError("no_certificate", code=code[:40])
     return certificate
 
 
-@router.get("/v1/certificates/{code}", responses=problems(404))
+@router.get("/v1/certificates/{code}", responses=problems(404), operation_id="getCertificate")
 def get_certificate(request: Request, code: str, ledger: LedgerDep) -> Any:
     """Public: anyone holding the code may check it; the name is masked."""
     return certificate_document(ledger, audit_of(request), find(ledger, code), public=True)
+
+
+@router.get("/certificates/certificate.css", include_in_schema=False)
+def certificate_style() -> Response:
+    """The page's style, from the service itself: its CSP allows no inline style."""
+    return Response(PAGE_STYLE, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/certificates/{code}", response_class=HTMLResponse, include_in_schema=False)
@@ -127,17 +137,7 @@ def render_page(document: dict[str, Any], address: str) -> str:
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>志愿服务记录证明 {e(document["code"])}</title>
-<style>
-@page {{ size: A4; margin: 20mm; }}
-body {{ font-family: "Noto Serif CJK SC", "Songti SC", "SimSun", serif; max-width: 170mm; margin: 0 auto; color: #111; }}
-h1 {{ text-align: center; letter-spacing: .3em; font-size: 24pt; margin: 12mm 0 8mm; }}
-.code {{ text-align: right; font-family: monospace; }}
-table {{ width: 100%; border-collapse: collapse; margin: 4mm 0; }}
-td, th {{ border: 1px solid #444; padding: 2mm 3mm; text-align: left; }}
-.foot {{ display: flex; justify-content: space-between; align-items: flex-end; margin-top: 10mm; }}
-.warning {{ color: #a00; font-weight: bold; }}
-.small {{ font-size: 9pt; color: #444; word-break: break-all; }}
-</style></head>
+<link rel="stylesheet" href="/certificates/certificate.css"></head>
 <body>
 <p class="code">证明编号：{e(document["code"])}</p>
 <h1>志愿服务记录证明</h1>
@@ -157,6 +157,17 @@ td, th {{ border: 1px solid #444; padding: 2mm 3mm; text-align: left; }}
 </div>
 </body></html>"""
 
+
+PAGE_STYLE = """@page { size: A4; margin: 20mm; }
+body { font-family: "Noto Serif CJK SC", "Songti SC", "SimSun", serif; max-width: 170mm; margin: 0 auto; color: #111; }
+h1 { text-align: center; letter-spacing: .3em; font-size: 24pt; margin: 12mm 0 8mm; }
+.code { text-align: right; font-family: monospace; }
+table { width: 100%; border-collapse: collapse; margin: 4mm 0; }
+td, th { border: 1px solid #444; padding: 2mm 3mm; text-align: left; }
+.foot { display: flex; justify-content: space-between; align-items: flex-end; margin-top: 10mm; }
+.warning { color: #a00; font-weight: bold; }
+.small { font-size: 9pt; color: #444; word-break: break-all; }
+"""
 
 NOT_FOUND_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>未找到证明</title></head>
 <body><h1>未找到该证明</h1><p>请核对证明编号（12 位字母和数字）。</p></body></html>"""

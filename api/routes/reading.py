@@ -10,19 +10,26 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api import views
 from api.auth import ActorDep, LedgerDep, ReadModelsDep, require_reader
 from api.routes import problems
-from api.schemas import BalanceOut, DomainEventOut, StatementOut
+from api.downloads import DOWNLOADS, FormatQuery, chosen_format, download
+from api.problems import request_language
+from api.schemas import BalanceOut, DomainEventOut, StatementEntry, StatementOut
 from ledger.actors import Role
 from ledger.errors import NotFoundError, UnavailableError, ValidationError
 from ledger.vocabulary import CHINA_STANDARD_TIME
+from ledger.messages import Thing
 
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 router = APIRouter(prefix="/v1", tags=["reading"])
+
+STATEMENT_COLUMNS = StatementEntry.model_fields
+MAX_PAGE = 1000
+MAX_DOWNLOAD = 100_000
 
 MinPosition = Annotated[
     int | None, Query(ge=0, le=2**62, description="Answer only once the read models have read the log up to here")
@@ -40,9 +47,7 @@ def caught_up(read_models: Any, ledger: Any, min_position: int | None) -> None:
         read_models.wait_for(ledger.head_position(), WAIT_SECONDS)
         return
     if not read_models.wait_for(min_position, WAIT_SECONDS):
-        raise UnavailableError(
-            f"the read models are at position {read_models.position()}, behind {min_position}; try again"
-        )
+        raise UnavailableError("read_models_behind", position=read_models.position(), wanted=min_position)
 
 
 def from_read_models(ledger: Any, read_models: Any, volunteer_id: UUID, read: Any) -> Any:
@@ -52,14 +57,14 @@ def from_read_models(ledger: Any, read_models: Any, volunteer_id: UUID, read: An
     if answer is None:
         ledger.get_volunteer(volunteer_id)  # 404 when the ledger does not know them either
         if not read_models.wait_for(ledger.head_position(), WAIT_SECONDS):
-            raise UnavailableError("the read models are catching up; try again")
+            raise UnavailableError("read_models_catching_up")
         answer = read()
         if answer is None:
-            raise NotFoundError(f"volunteer {volunteer_id} not found")
+            raise NotFoundError("thing_not_found", thing=Thing("volunteer", volunteer_id))
     return answer
 
 
-@router.get("/volunteers/{volunteer_id}/balance", response_model=BalanceOut, responses=problems(404))
+@router.get("/volunteers/{volunteer_id}/balance", response_model=BalanceOut, responses=problems(404), operation_id="getBalance")
 def get_balance(
     volunteer_id: UUID,
     actor: ActorDep,
@@ -70,13 +75,15 @@ def get_balance(
     ] = None,
     min_position: MinPosition = None,
 ) -> Any:
+    """Both books of a volunteer (service hours earned, redeemed and available, star level;
+    time-bank balance), now or `as_of` any moment (every transaction recorded at or before it)."""
     # Every role reads balances: only a region-scoped key needs the volunteer's region first.
     # Other keys learn that a volunteer is unknown (404) from the read itself, which falls back
     # on the ledger; with as_of, that 404 comes before as_of's 422, as always.
     if actor.region_prefix or as_of is not None:
         region_code = ledger.volunteer_region(volunteer_id)
         if actor.role is not Role.EXCHANGE_POINT:
-            require_reader(actor, region_code, f"volunteer {volunteer_id}")
+            require_reader(actor, region_code, Thing("volunteer", volunteer_id))
     moment_ = moment("as_of", as_of, end_of_day=True)
     # The balance waits for min_position, or the head, itself: in the common case the head,
     # the read models' position and the row come back from one statement (`caught_up_glance`).
@@ -86,8 +93,12 @@ def get_balance(
     )
 
 
-@router.get("/volunteers/{volunteer_id}/statement", response_model=StatementOut, responses=problems(404))
+@router.get(
+    "/volunteers/{volunteer_id}/statement", response_model=StatementOut, responses={**problems(404), **DOWNLOADS},
+    operation_id="getStatement",
+)
 def get_statement(
+    request: Request,
     volunteer_id: UUID,
     actor: ActorDep,
     ledger: LedgerDep,
@@ -98,13 +109,40 @@ def get_statement(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
+    format: FormatQuery = None,
 ) -> Any:
-    require_reader(actor, ledger.volunteer_region(volunteer_id), f"volunteer {volunteer_id}")
+    """A volunteer's statement of one book, oldest first: each entry's signed minutes and the
+    balance after it, with the opening and closing balance of the range; `next_cursor` pages.
+
+    As a download (`?format=csv|xlsx`, or `Accept: text/csv`), one row per entry: every entry
+    of the range from `cursor` on (up to 100,000), or one page when `limit` is given. The
+    opening balance is the first row's balance less its minutes, the closing the last row's."""
+    require_reader(actor, ledger.volunteer_region(volunteer_id), Thing("volunteer", volunteer_id))
     start, end = moment("from", from_, end_of_day=False), moment("to", to, end_of_day=True)
+    fmt = chosen_format(request, format)
     caught_up(read_models, ledger, min_position)
-    return from_read_models(
-        ledger, read_models, volunteer_id,
-        lambda: read_models.statement(volunteer_id, book, start, end, cursor, limit),
+
+    def page(after: str | None, size: int) -> dict[str, Any]:
+        return from_read_models(
+            ledger, read_models, volunteer_id, lambda: read_models.statement(volunteer_id, book, start, end, after, size)
+        )
+
+    if fmt == "json":
+        return page(cursor, limit)
+    whole = "limit" not in request.query_params
+    entries, after = [], cursor
+    while True:
+        found = page(after, MAX_PAGE if whole else limit)
+        entries += found["entries"]
+        after = found["next_cursor"]
+        if not whole or after is None:
+            break
+        if len(entries) >= MAX_DOWNLOAD:
+            raise ValidationError("to", "download_too_long", max=MAX_DOWNLOAD)
+    rows = [{**entry, "recorded_at": datetime.fromisoformat(entry["recorded_at"])} for entry in entries]
+    return download(
+        rows, list(STATEMENT_COLUMNS), fmt, f"statement-{volunteer_id}-{book}", "statement",
+        request_language(request), ledger.settings.zone,
     )
 
 
@@ -123,18 +161,21 @@ def moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
         # An unencoded "+" in a query string arrives as a space: read it as the "+" it was.
         parsed = datetime.fromisoformat(text.replace(" ", "+").replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValidationError(name, "expected an RFC 3339 timestamp or a date (YYYY-MM-DD)") from None
+        raise ValidationError(name, "timestamp_or_date") from None
     if parsed.tzinfo is None:
-        raise ValidationError(name, "a timestamp needs a zone, e.g. 2026-03-05T09:00:00+08:00")
+        raise ValidationError(name, "timestamp_zone")
     try:
         parsed.astimezone(timezone.utc)  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
     except OverflowError:
-        raise ValidationError(name, "must be a moment between the years 1 and 9999 in UTC") from None
+        raise ValidationError(name, "moment_range") from None
     return parsed
 
 
-@router.get("/volunteers/{volunteer_id}/events", response_model=list[DomainEventOut], responses=problems(404))
+@router.get(
+    "/volunteers/{volunteer_id}/events", response_model=list[DomainEventOut], responses=problems(404),
+    operation_id="getVolunteerEvents",
+)
 def get_volunteer_events(volunteer_id: UUID, actor: ActorDep, ledger: LedgerDep, min_position: MinPosition = None) -> Any:
     """The raw domain events of a volunteer (and their time-bank account), in recorded order."""
-    require_reader(actor, ledger.volunteer_region(volunteer_id), f"volunteer {volunteer_id}")
+    require_reader(actor, ledger.volunteer_region(volunteer_id), Thing("volunteer", volunteer_id))
     return [views.domain_event(event) for event in ledger.volunteer_events(volunteer_id)]

@@ -21,6 +21,7 @@ from api.schemas import (
     VolunteerOut,
 )
 from ledger.actors import Role
+from ledger.messages import Thing
 from ledger.vocabulary import MAX_SKU, SKU_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["things"])
@@ -35,27 +36,32 @@ def _created(response: Response, created: bool) -> None:
 
 
 @router.post(
-    "/organizations", status_code=201, response_model=OrganizationOut,
+    "/organizations", status_code=201, response_model=OrganizationOut, operation_id="createOrganization",
     responses={200: {"model": OrganizationOut, "description": "Already registered with this id and body"}, **problems(404, 409)},
 )
 def register_organization(body: OrganizationIn, actor: ActorDep, ledger: LedgerDep, response: Response) -> Any:
+    """Registers an organisation (operators in scope, admins). A client-chosen `id` makes it
+    safe to retry: the same body again answers 200 with the organisation; another body, 409."""
     registered = ledger.register_organization(actor, body.name, body.region_code, id=body.id)
     _created(response, registered.created)
     return views.organization(registered.aggregate)
 
 
-@router.get("/organizations/{organization_id}", response_model=OrganizationOut, responses=problems(404))
+@router.get("/organizations/{organization_id}", response_model=OrganizationOut, responses=problems(404), operation_id="getOrganization")
 def get_organization(organization_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
+    """An organisation: its name, region and when it was registered."""
     org = ledger.get_organization(organization_id)
-    require_reader(actor, org.region_code, f"organization {organization_id}")
+    require_reader(actor, org.region_code, Thing("organization", organization_id))
     return views.organization(org)
 
 
 @router.post(
-    "/volunteers", status_code=201, response_model=VolunteerOut,
+    "/volunteers", status_code=201, response_model=VolunteerOut, operation_id="createVolunteer",
     responses={200: {"model": VolunteerOut, "description": "Already registered with this id and body"}, **problems(404, 409)},
 )
 def register_volunteer(body: VolunteerIn, actor: ActorDep, ledger: LedgerDep, response: Response) -> Any:
+    """Registers a volunteer and opens their service book. A national ID number is kept only
+    as a salted hash; a client-chosen `id` makes it safe to retry."""
     registered = ledger.register_volunteer(
         actor,
         body.name,
@@ -69,40 +75,55 @@ def register_volunteer(body: VolunteerIn, actor: ActorDep, ledger: LedgerDep, re
     return views.volunteer(ledger, registered.aggregate)
 
 
-@router.get("/volunteers/{volunteer_id}", response_model=VolunteerOut, responses=problems(404))
+@router.get("/volunteers/{volunteer_id}", response_model=VolunteerOut, responses=problems(404), operation_id="getVolunteer")
 def get_volunteer(volunteer_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
+    """The profile. An exchange_point key reads it too (SPEC §7: the name of a volunteer it
+    serves; any volunteer may redeem at any point), without the birth year."""
     person = ledger.get_volunteer(volunteer_id)
-    require_reader(actor, person.region_code, f"volunteer {volunteer_id}")
+    if actor.role is Role.EXCHANGE_POINT:
+        return views.volunteer(ledger, person, at_counter=True)
+    require_reader(actor, person.region_code, Thing("volunteer", volunteer_id))
     return views.volunteer(ledger, person)
 
 
-@router.post("/volunteers/{volunteer_id}/timebank", status_code=201, response_model=TimebankOut, responses=problems(404, 409))
+@router.post(
+    "/volunteers/{volunteer_id}/timebank", status_code=201, response_model=TimebankOut, responses=problems(404, 409),
+    operation_id="openTimebank",
+)
 def open_timebank(volunteer_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
+    """Opens the volunteer's time-bank account (开户); 409 `timebank_already_open` if it is open."""
     opened = ledger.open_timebank(actor, volunteer_id)
     return views.timebank(opened.aggregate, opened.position)
 
 
 @router.post(
-    "/exchange-points", status_code=201, response_model=ExchangePointOut,
+    "/exchange-points", status_code=201, response_model=ExchangePointOut, operation_id="createExchangePoint",
     responses={200: {"model": ExchangePointOut, "description": "Already registered with this id and body"}, **problems(409)},
 )
 def register_exchange_point(body: ExchangePointIn, actor: ActorDep, ledger: LedgerDep, response: Response) -> Any:
+    """Registers a reward-exchange point (兑换点); a client-chosen `id` makes it safe to retry."""
     registered = ledger.register_exchange_point(actor, body.name, body.region_code, id=body.id)
     _created(response, registered.created)
     return views.exchange_point(registered.aggregate)
 
 
-@router.put("/exchange-points/{exchange_point_id}/items/{sku}", response_model=ExchangePointOut, responses=problems(404))
+@router.put(
+    "/exchange-points/{exchange_point_id}/items/{sku}", response_model=ExchangePointOut, responses=problems(404),
+    operation_id="putItem",
+)
 def put_item(exchange_point_id: UUID, sku: SkuPath, body: ItemIn, actor: ActorDep, ledger: LedgerDep) -> Any:
+    """Puts an item on an exchange point's shelf (or changes it): price in minutes, stock, and
+    the star level it needs; answers the point with all its items."""
     point = ledger.put_item(
         actor, exchange_point_id, sku, body.name, body.price_minutes, body.stock, body.min_star
     )
     return views.exchange_point(point)
 
 
-@router.get("/exchange-points/{exchange_point_id}", response_model=ExchangePointOut, responses=problems(404))
+@router.get("/exchange-points/{exchange_point_id}", response_model=ExchangePointOut, responses=problems(404), operation_id="getExchangePoint")
 def get_exchange_point(exchange_point_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
+    """An exchange point with its items and stock (its own key may read it too)."""
     point = ledger.get_exchange_point(exchange_point_id)
     if not (actor.role is Role.EXCHANGE_POINT and actor.exchange_point_id == exchange_point_id):
-        require_reader(actor, point.region_code, f"exchange point {exchange_point_id}")
+        require_reader(actor, point.region_code, Thing("exchange point", exchange_point_id))
     return views.exchange_point(point)

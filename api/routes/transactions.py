@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from api import views
-from api.auth import ActorDep, LedgerDep, require_reader
-from api.problems import ledger_problem, problem, validation_problem
+from api.auth import ActorDep, LedgerDep, at_own_counter, require_reader
+from api.problems import ledger_problem, request_language, said, validation_problem, zone_of
 from api.routes import problems
 from api.schemas import BatchIn, BatchOut, TransactionIn, TransactionOut
+from ledger.actors import Role
 from ledger.application import NotApplied, Posted
 from ledger.commands import Command
-from ledger.errors import LedgerError
+from ledger.errors import ForbiddenError, LedgerError
+from ledger.messages import Language
 
 router = APIRouter(prefix="/v1", tags=["transactions"])
 
@@ -24,62 +26,91 @@ _transaction = TypeAdapter(TransactionIn)
 
 
 @router.post(
-    "/transactions", status_code=201, response_model=TransactionOut,
+    "/transactions", status_code=201, response_model=TransactionOut, operation_id="postTransaction",
     responses={200: {"model": TransactionOut, "description": "This id was posted before with this body"}, **problems(404, 409)},
     response_model_exclude_unset=True,
 )
-def post_transaction(body: TransactionIn, actor: ActorDep, ledger: LedgerDep, response: Response) -> Any:
+def post_transaction(body: TransactionIn, actor: ActorDep, ledger: LedgerDep, response: Response, request: Request) -> Any:
+    """Posts one transaction of any type (service record, time-bank deposit, withdrawal,
+    transfer, donation, grant, redemption, reversal). Its client-chosen `id` makes retries safe:
+    the same body again answers 200 with the original; another body, 409
+    `transaction_id_conflict`. The answer carries the transaction's `position` in the log."""
     result = ledger.post(actor, body.command())
     response.status_code = 201 if result.created else 200
+    if result.created:
+        request.app.state.metrics.posted(result.transaction.type)
     return views.posted(result)
 
 
-@router.post("/transactions/batch", response_model=BatchOut, responses=problems(), response_model_exclude_unset=True)
-def post_batch(body: BatchIn, actor: ActorDep, ledger: LedgerDep) -> Any:
+@router.post(
+    "/transactions/batch", response_model=BatchOut, responses=problems(), response_model_exclude_unset=True,
+    operation_id="postTransactionBatch",
+)
+def post_batch(body: BatchIn, actor: ActorDep, ledger: LedgerDep, request: Request) -> Any:
     """Up to 1,000 transactions; one result per item, in order, as the single call would answer.
 
     `atomic: true` records all or none: when an item fails, nothing is recorded and every other
     item answers 424 `not_applied`."""
+    language, zone = request_language(request), zone_of(request)
     commands: list[Command | dict[str, Any]] = []
     for item in body.transactions:
         try:
             commands.append(_transaction.validate_python(item).command())
         except PydanticValidationError as error:
-            commands.append(validation_problem(list(error.errors())))
+            commands.append(validation_problem(list(error.errors()), language))
         except LedgerError as error:
-            commands.append(ledger_problem(error))
+            commands.append(ledger_problem(error, language, zone))
 
     invalid = [i for i, c in enumerate(commands) if isinstance(c, dict)]
     if body.atomic and invalid:
-        return {"results": [_not_applied(invalid[0]) if i != invalid[0] else _failed(commands[i]) for i in range(len(commands))]}
+        return {
+            "results": [
+                _not_applied(invalid[0], language) if i != invalid[0] else _failed(commands[i])  # type: ignore[arg-type]
+                for i in range(len(commands))
+            ]
+        }
 
     valid = [(i, c) for i, c in enumerate(commands) if isinstance(c, Command)]
     outcomes = ledger.post_batch(actor, [c for _, c in valid], atomic=body.atomic)
     results: list[dict[str, Any]] = [_failed(c) if isinstance(c, dict) else {} for c in commands]
     for (index, _), outcome in zip(valid, outcomes):
-        results[index] = _result(outcome, valid)
+        results[index] = _result(outcome, valid, language, zone)
+        if isinstance(outcome, Posted) and outcome.created:
+            request.app.state.metrics.posted(outcome.transaction.type)
     return {"results": results}
 
 
-def _result(outcome: Posted | LedgerError | NotApplied, valid: list[tuple[int, Command]]) -> dict[str, Any]:
+def _result(
+    outcome: Posted | LedgerError | NotApplied, valid: list[tuple[int, Command]], language: Language, zone: Any
+) -> dict[str, Any]:
     if isinstance(outcome, Posted):
         return {"status": 201 if outcome.created else 200, "transaction": views.posted(outcome)}
     if isinstance(outcome, NotApplied):
-        return _not_applied(valid[outcome.failed_index][0])
-    return _failed(ledger_problem(outcome))
+        return _not_applied(valid[outcome.failed_index][0], language)
+    return _failed(ledger_problem(outcome, language, zone))
 
 
 def _failed(error: dict[str, Any]) -> dict[str, Any]:
     return {"status": error["status"], "error": error}
 
 
-def _not_applied(failed_index: int) -> dict[str, Any]:
-    return _failed(problem(424, "not_applied", f"not applied: item {failed_index} of this atomic batch failed"))
+def _not_applied(failed_index: int, language: Language) -> dict[str, Any]:
+    return _failed(said(424, "not_applied", language, "not_applied", index=failed_index))
 
 
-@router.get("/transactions/{transaction_id}", response_model=TransactionOut, responses=problems(404), response_model_exclude_unset=True)
+@router.get(
+    "/transactions/{transaction_id}", response_model=TransactionOut, responses=problems(404),
+    response_model_exclude_unset=True, operation_id="getTransaction",
+)
 def get_transaction(transaction_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Any:
+    """One transaction as posted, with its legs, who posted it, its position and any reversal."""
     found = ledger.get_transaction(transaction_id)
+    if actor.role is Role.EXCHANGE_POINT:
+        # A counter reads its own point's redemptions and their reversals (its receipts).
+        original = found if found.reverses is None else ledger.get_transaction(found.reverses)
+        if original.type != "redemption" or not at_own_counter(actor, original.content.get("exchange_point_id")):
+            raise ForbiddenError("counter_reads_own_point")
+        return views.transaction(found, ledger.position_of(found.id))
     require_reader(actor)
     for what, region_code in ledger.regions_of(found):
         actor.require_region(region_code, what)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from ledger.messages import ENGLISH, render
 from projections.audit import merkle
 from projections.audit.notes import NoteError, SigningKey, parse_verifier_key, sign_checkpoint, verify_checkpoint
 from projections.audit.record import RecordError, leaf_hash_of, record_of
@@ -37,7 +38,18 @@ Progress = Callable[[int, int], None]
 
 
 class AuditError(Exception):
-    """The audit cannot answer as asked (the message says why); nothing was changed."""
+    """The audit cannot answer as asked (the message says why); nothing was changed.
+
+    Raised with a key of `ledger/messages.py` and its parameters, so that the API can say it
+    in the reader's language; `str()` is the English text."""
+
+    def __init__(self, message: str, /, **params: Any) -> None:
+        self.message = message
+        self.params = params
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return render(self.message, self.params, ENGLISH)
 
 
 class NotInTreeError(AuditError):
@@ -154,7 +166,7 @@ class AuditLog:
                 except BaseException:
                     self._frontier = None  # the in-memory edge may be ahead of the store
                     raise
-            raise AuditError("the audit tree kept moving under this follower")
+            raise AuditError("audit_tree_moving")
 
     def _catch_up(self, progress: Progress | None) -> int:
         frontier = self._frontier or self._load()
@@ -205,6 +217,16 @@ class AuditLog:
             if self._frontier is None:
                 self._load()
             return self._scanned
+
+    def stored_progress(self) -> tuple[int, int]:
+        """(tree size, position of its last leaf) as stored: what whichever process follows has
+        appended (readiness and metrics read it; this process may not be the follower)."""
+        size, position = self.store.size_and_position()
+        return int(size), int(position)
+
+    @property
+    def following(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
 
     def start(self, sign_every: float | None = None) -> None:
         """Follows the log in a background thread; with `sign_every`, signs a checkpoint that
@@ -269,10 +291,7 @@ class AuditLog:
             if latest is not None:
                 proof = self.consistency_proof(latest.tree_size, size)
                 if not merkle.verify_consistency(latest.tree_size, size, latest.root_hash, root, proof):
-                    raise AuditError(
-                        f"the tree of size {size} is not consistent with the checkpoint of size "
-                        f"{latest.tree_size}: run `hour-ledger audit verify`"
-                    )
+                    raise AuditError("audit_inconsistent", size=size, checkpoint=latest.tree_size)
             note = sign_checkpoint(self.key, self.origin, size, root)
             signed_at = datetime.now(self.settings.zone).isoformat(timespec="microseconds")
             checkpoint = StoredCheckpoint(size, root, signed_at, note)
@@ -295,7 +314,7 @@ class AuditLog:
         if latest is None or latest.tree_size <= leaf_index:
             latest = self.sign_checkpoint()[0]
         if latest.tree_size <= leaf_index:
-            raise AuditError(f"leaf {leaf_index} is not in the tree yet")
+            raise AuditError("audit_leaf_not_yet", leaf=leaf_index)
         return latest
 
     # Proofs --------------------------------------------------------------------------------
@@ -313,7 +332,7 @@ class AuditLog:
         found = self.store.complete_hashes(wanted)
         missing = [key for key in wanted if key not in found]
         if missing:
-            raise AuditError(f"the stored tree lacks the subtree {missing[0]}: run `hour-ledger audit verify`")
+            raise AuditError("audit_subtree_missing", subtree=missing[0])
         return compute(lambda level, index: found[(level, index)])
 
     def leaf(self, position: int) -> tuple[int, bytes]:
@@ -323,7 +342,7 @@ class AuditLog:
             self.catch_up()
             found = self.store.leaf_at(position)
         if found is None:
-            raise NotInTreeError(f"no event at position {position} in the audit tree")
+            raise NotInTreeError("audit_no_event", position=position)
         return found
 
     def inclusion_proof(self, position: int, tree_size: int | None = None) -> dict[str, Any]:
@@ -332,7 +351,7 @@ class AuditLog:
             tree_size = self.checkpoint_covering(leaf_index).tree_size
         self._check_size(tree_size)
         if leaf_index >= tree_size:
-            raise AuditError(f"the event at position {position} is leaf {leaf_index}, not in a tree of size {tree_size}")
+            raise AuditError("audit_leaf_beyond", position=position, leaf=leaf_index, size=tree_size)
         hashes = self._with_stored_hashes(lambda complete: merkle.inclusion_path(leaf_index, tree_size, complete))
         return {"leaf_index": leaf_index, "tree_size": tree_size, "leaf_hash": b64(digest), "hashes": [b64(h) for h in hashes]}
 
@@ -343,20 +362,20 @@ class AuditLog:
         proof = self.inclusion_proof(position)
         signed = self.store.checkpoints(proof["tree_size"] - 1, 1)
         if not signed or signed[0].tree_size != proof["tree_size"]:
-            raise AuditError(f"no signed checkpoint of size {proof['tree_size']}")
+            raise AuditError("audit_no_checkpoint", size=proof["tree_size"])
         return {**proof, "checkpoint": signed[0].note}
 
     def record_at(self, position: int) -> dict[str, Any]:
         """The canonical record of the event at a position (as its leaf hashes it)."""
         rows = self.store.events(position - 1, position, 1)
         if not rows:
-            raise NotInTreeError(f"no event at position {position}")
+            raise NotInTreeError("audit_no_event", position=position)
         return leaf_of_row(*rows[0])[0]
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         self._check_size(new_size)
         if not 0 <= old_size <= new_size:
-            raise AuditError(f"from ({old_size}) must be between 0 and to ({new_size})")
+            raise AuditError("audit_range", low=old_size, high=new_size)
         return self._with_stored_hashes(lambda complete: merkle.consistency_proof(old_size, new_size, complete))
 
     def root_at(self, size: int) -> bytes:
@@ -369,7 +388,7 @@ class AuditLog:
             self.catch_up()
             current = self.tree_size
         if not 0 <= size <= current:
-            raise AuditError(f"tree_size {size} is beyond the tree, which has {current} leaves")
+            raise AuditError("audit_size_beyond", size=size, leaves=current)
 
     # Listing -------------------------------------------------------------------------------
 

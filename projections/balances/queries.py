@@ -41,9 +41,9 @@ def aware(field: str, moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     if not isinstance(moment, datetime):
-        raise ValidationError(field, "must be a timestamp")
+        raise ValidationError(field, "timestamp")
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValidationError(field, "a timestamp needs a zone, e.g. 2026-03-05T09:00:00+08:00")
+        raise ValidationError(field, "timestamp_zone")
     return moment
 
 
@@ -57,7 +57,7 @@ def decode_cursor(cursor: str) -> list[str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         return base64.urlsafe_b64decode(padded.encode("ascii")).decode().split("|")
     except (binascii.Error, UnicodeError, ValueError):
-        raise ValidationError("cursor", "is not a cursor this ledger issued") from None
+        raise ValidationError("cursor", "cursor_unknown") from None
 
 
 # Reading the tables ------------------------------------------------------------------------------
@@ -181,19 +181,19 @@ class BalanceQueries:
         limit: int,
     ) -> dict[str, Any] | None:
         if book not in tuple(Book):
-            raise ValidationError("book", "must be service or timebank")
+            raise ValidationError("book", "book_choice")
         which = Book(book)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise ValidationError("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+            raise ValidationError("limit", "whole_range", low=1, high=MAX_LIMIT)
         from_, to = aware("from", from_), aware("to", to)
         if from_ is not None and to is not None and from_ > to:
-            raise ValidationError("from", "must not be after to")
+            raise ValidationError("from", "not_after", other="to")
         vid = str(volunteer_id)
         after_seq = 0
         if cursor is not None:
             parts = decode_cursor(cursor) if isinstance(cursor, str) else []
             if len(parts) != 4 or parts[0] != CURSOR_VERSION or parts[1] != vid[:8] or parts[2] != book or not parts[3].isdigit():
-                raise ValidationError("cursor", "is not a cursor of this statement")
+                raise ValidationError("cursor", "cursor_other_statement")
             after_seq = int(parts[3])
         from_us = epoch_microseconds(from_) if from_ is not None else EARLIEST_US
         to_us = epoch_microseconds(to) if to is not None else LATEST_US

@@ -153,7 +153,7 @@ class Follower:
                     raise
                 self.advance(position)
                 return position
-            raise UnavailableError("the read models kept changing generation; try again")
+            raise UnavailableError("read_models_generation")
 
     def _current_runner(self) -> Runner:
         if self._runner is None:

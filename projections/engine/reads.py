@@ -43,7 +43,7 @@ class Reads:
                 return self.store.guarded(read)
             except GenerationChanged as error:
                 if attempt == ATTEMPTS - 1:
-                    raise UnavailableError(f"the read models are unavailable: {type(error).__name__}") from error
+                    raise UnavailableError("read_models_failed", error=type(error).__name__) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
     def caught_up_glance(
@@ -67,6 +67,6 @@ class Reads:
             glance = self.again_if_moved(read)
         if min_position is not None and glance.position < min_position:
             raise UnavailableError(
-                f"the read models are at position {glance.position}, behind {min_position}; try again"
+                "read_models_behind", position=glance.position, wanted=min_position
             )
         return glance

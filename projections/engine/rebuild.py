@@ -53,7 +53,7 @@ def rebuild(
             generation, names, final=lambda transaction: runner.run(progress, transaction)
         )
         if replaced is None:  # pragma: no cover - final() caught up under the lock
-            raise UnavailableError("the rebuilt read models could not catch up with the current ones")
+            raise UnavailableError("rebuild_catch_up")
     except BaseException:
         try:
             store.drop_generation(generation, names)

@@ -190,7 +190,7 @@ class ReadModelStore(ABC):
         try:
             return call()
         except self.database_errors as error:
-            raise UnavailableError(f"the read models are unavailable: {type(error).__name__}") from error
+            raise UnavailableError("read_models_failed", error=type(error).__name__) from error
 
     def close(self) -> None:  # noqa: B027 - optional
         pass

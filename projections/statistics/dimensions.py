@@ -62,7 +62,7 @@ def check_region(field: str, code: str | None) -> str | None:
     if code is None:
         return None
     if not isinstance(code, str) or not is_region_code(code):
-        raise ValidationError(field, "a region code is 2, 4, 6, 9 or 12 digits (province to village)")
+        raise ValidationError(field, "region_code_shape")
     return code
 
 
@@ -70,7 +70,7 @@ def check_level(level: str | None) -> int | None:
     if level is None:
         return None
     if level not in LEVEL_NUMBERS:
-        raise ValidationError("level", "must be one of province, city, county, town, village")
+        raise ValidationError("level", "level_choice")
     return LEVEL_NUMBERS[level]
 
 
@@ -94,9 +94,9 @@ def check_dates(from_: date | None, to: date | None) -> tuple[int, int]:
     """The first and last day of a period (inclusive), as yyyymmdd."""
     for field, value in (("from", from_), ("to", to)):
         if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
-            raise ValidationError(field, "must be a date (YYYY-MM-DD)")
+            raise ValidationError(field, "date")
     if from_ is not None and to is not None and from_ > to:
-        raise ValidationError("from", "must not be after to")
+        raise ValidationError("from", "not_after", other="to")
     return (
         day_number(from_) if from_ else FIRST_DAY,
         day_number(to) if to else LAST_DAY,

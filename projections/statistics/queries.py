@@ -280,7 +280,7 @@ class StatisticsQueries:
         self, by: str, level: str | None, region: str | None, from_: date | None, to: date | None
     ) -> dict[str, Any]:
         if by not in BREAKDOWNS:
-            raise ValidationError("by", "must be one of " + ", ".join(BREAKDOWNS))
+            raise ValidationError("by", "one_of", choices=list(BREAKDOWNS))
         level_number = check_level(level)
         region = check_region("region", region)
         first, last = check_dates(from_, to)
@@ -289,7 +289,7 @@ class StatisticsQueries:
             if level_number is None:
                 level_number = min(top + 1, DEEPEST_LEVEL)
             if level_number < top:
-                raise ValidationError("level", "must be at or below the level of region")
+                raise ValidationError("level", "level_above_region")
             deepest = level_number
             groups = self.reads.read(lambda r: self._by_region(r, region, top, deepest, first, last))
         elif by == "month":
@@ -381,7 +381,7 @@ class StatisticsQueries:
         last_month = last // 100 if to else max(span[1] // 100 if span else first_month, first_month)
         months = months_between(first_month, last_month)
         if len(months) > MAX_MONTHS:
-            raise ValidationError("from", f"a monthly breakdown covers at most {MAX_MONTHS} months")
+            raise ValidationError("from", "months_max", max=MAX_MONTHS)
         by_month = Grouping("month")
         days = day_sums(r, rows, ALL, False, first, last, by_month)
         active = _active(r, region, first, last, by_month)

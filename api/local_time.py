@@ -1,0 +1,63 @@
+"""Times in responses in the service's local time: every timestamp a response model declares
+as `LocalTime` is written with the offset of `HOUR_LEDGER_TIMEZONE` (default Asia/Shanghai,
+`+08:00`), whatever offset it came in with. Inputs take any offset; the instant is kept.
+
+The zone is the app's setting; `ResponseZone` makes it the zone of each request it serves, so
+that apps with different zones in one process (tests) each answer in their own. The audit's
+canonical records are not converted: they are hashed bytes (`docs/audit.md`), and their routes
+return them as stored."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import datetime, timezone, tzinfo
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import PlainSerializer
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ledger.messages import DEFAULT_ZONE
+
+_zone: ContextVar[tzinfo] = ContextVar("response_zone", default=DEFAULT_ZONE)
+
+
+def local(moment: datetime) -> str:
+    """RFC 3339 with the local offset (a time without a zone is taken as UTC: the store's)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(_zone.get()).isoformat()
+
+
+def local_times(value: Any) -> Any:
+    """`value` with every datetime inside it (dicts, lists) written in local time."""
+    if isinstance(value, datetime):
+        return local(value)
+    if isinstance(value, dict):
+        return {key: local_times(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [local_times(item) for item in value]
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+LOCAL_TIME = PlainSerializer(local, return_type=str, when_used="json")
+LocalTime = Annotated[datetime, LOCAL_TIME]
+# A dict of anything (a stored event's attributes), its times in local time.
+WithLocalTimes = Annotated[dict[str, Any], PlainSerializer(local_times, when_used="json")]
+
+
+class ResponseZone:
+    """Serves each request with `zone` as the zone of `LocalTime`."""
+
+    def __init__(self, app: ASGIApp, zone: tzinfo) -> None:
+        self.app = app
+        self.zone = zone
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _zone.set(self.zone)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _zone.reset(token)
