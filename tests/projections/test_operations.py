@@ -256,7 +256,8 @@ class Follower:
 
     def stop(self, sig: int) -> int:
         self.process.send_signal(sig)
-        return self.process.wait(timeout=30)
+        # Generous: on a loaded 2-core machine closing the pool and the listener takes a while.
+        return self.process.wait(timeout=90)
 
 
 def position_line(line: str) -> int | None:
