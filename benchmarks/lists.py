@@ -115,11 +115,11 @@ def build(url: str) -> tuple[float, float]:
     return head / t.seconds, count / raw.seconds
 
 
-def settle(client: object) -> None:
+def settle(client: object, head: int) -> None:
     """Waits until the server's other followers (balances and statistics, the audit tree) have
     read the whole log: measured while they catch up, reads would share the CPU with them."""
-    deadline = time.monotonic() + 600
-    while client.get("/v1/stats/summary").status_code != 200:  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 900
+    while client.get("/v1/stats/summary", params={"min_position": head}).status_code != 200:  # type: ignore[attr-defined]
         assert time.monotonic() < deadline, "the read models did not catch up"
     assert client.get("/v1/audit/checkpoint").status_code == 200  # type: ignore[attr-defined]  # the tree, caught up
 
@@ -147,7 +147,7 @@ def run() -> None:
                 conn.execute("VACUUM (ANALYZE)")  # what autovacuum would do in the first minutes, done first
             rng = random.Random(7)
             with served(url) as client:
-                settle(client)
+                settle(client, head)
                 assert client.get("/v1/volunteers", params={"limit": 1}).status_code == 200
                 names = [item["name"] for item in client.get("/v1/volunteers", params={"limit": 500}).json()["items"]]
                 redemptions = client.get(f"/v1/exchange-points/{point}/redemptions", params={"limit": 500}).json()["items"]
