@@ -159,15 +159,19 @@ def test_the_auditor_verifies_the_log_and_checks_a_certificate(console: Console,
     screenshot(page, "audit")
 
 
-def test_pages_fit_a_phone(console: Console, browser: Any) -> None:
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_every_page_fits_a_phone(console: Console, browser: Any, role: str) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     try:
         page = context.new_page()
-        sign_in(page, console, "admin")
-        page.wait_for_selector('#stats-cards [data-figure="service_minutes"]')
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the page is {width}px wide on a 390px screen"
-        screenshot(page, "phone-stats")
+        sign_in(page, console, role)
+        for name in sorted(ROLES[role]):
+            page.click(f'#nav a[data-page="{name}"]')
+            page.wait_for_selector(f"#page-{name}:not([hidden])")
+            page.wait_for_function("() => document.getElementById('loading').hidden")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{name} is {width}px wide on a 390px screen"
+            screenshot(page, f"phone-{role}-{name}")
     finally:
         context.close()
 
