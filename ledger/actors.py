@@ -38,6 +38,8 @@ class Actor:
 
     def require_region(self, region_code: str, what: Thing) -> None:
         if self.region_prefix and not region_code.startswith(self.region_prefix):
+            if what.kind == "region":  # the region itself was asked for: say so once
+                raise ForbiddenError("region_outside_scope", region=region_code, scope=self.region_prefix)
             raise ForbiddenError("outside_scope", what=what, region=region_code, scope=self.region_prefix)
 
     def may_write(self) -> None:

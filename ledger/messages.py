@@ -319,6 +319,9 @@ DETAILS: dict[str, Text] = {
         "{what} is in region {region}, outside this key's scope {scope}",
         "{what} 位于地区 {region}，超出此密钥的范围 {scope}",
     ),
+    "region_outside_scope": Text(
+        "region {region} is outside this key's scope {scope}", "地区 {region} 超出此密钥的范围 {scope}"
+    ),
     "point_key_redemptions_only": Text(
         "an exchange_point key may post only redemptions, and reversals of its own point's recent redemptions",
         "兑换点（exchange_point）密钥只能提交兑换，以及撤销本兑换点最近的兑换",

@@ -194,3 +194,12 @@ def test_an_admin_can_revoke_its_own_key(api: Api) -> None:
     assert second.delete(f"/v1/api-keys/{second.key_id}").status_code == 204
     assert_problem(second.post("/v1/organizations", organization()), 401, "unauthorized")
     assert api.admin.post("/v1/organizations", organization()).status_code == 201
+
+
+def test_a_region_outside_a_scoped_key_is_refused_with_a_plain_word(api: Api, world: World) -> None:
+    huai_an = api.key("operator", region_code="3208")
+    refused = huai_an.get("/v1/stats/summary", params={"region": "3204"})
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "region 3204 is outside this key's scope 3208"
+    chinese = huai_an.get("/v1/stats/summary", params={"region": "3204"}, headers={"Accept-Language": "zh-CN"})
+    assert chinese.json()["detail"] == "地区 3204 超出此密钥的范围 3208"
