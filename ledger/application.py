@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -160,6 +161,11 @@ class HourLedger(Application[UUID]):
         """Calls `listener(position)` after each save by this process: a follower in the same
         process wakes at once instead of waiting for its next poll."""
         self._saved_listeners.append(listener)
+
+    def wake_on_save(self, wake: threading.Event) -> None:
+        """Sets `wake` after each save by this process: the follower waiting on it looks at
+        the log at once. Only the event is held, so a follower dropped is not kept alive."""
+        self.on_saved(lambda _: wake.set())
 
     def _notify(self, recordings: list[Any]) -> None:
         # eventsourcing calls this after every save (its documented hook for subclasses):

@@ -4,6 +4,7 @@ its pickup code. Everything here reads the lists' read model (`projections/lists
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -87,6 +88,20 @@ async def list_volunteers(
     return await run_in_threadpool(read)
 
 
+async def things_page(
+    actor: Any, lists: Any, kind: str, view: Callable[[dict[str, Any]], dict[str, Any]],
+    region: str | None, q: str | None, cursor: str | None, limit: int, min_position: int | None,
+) -> dict[str, Any]:
+    """A page of organisations or exchange points: the same filters, scope and order."""
+    region = scoped_region(actor, region)
+
+    def read() -> dict[str, Any]:
+        found = lists.things(kind, region=region, q=q, cursor=cursor, limit=limit, min_position=min_position)
+        return page([view(row) for row in found.rows], found.next_cursor)
+
+    return await run_in_threadpool(read)
+
+
 @router.get("/organizations", response_model=OrganizationPage, responses=problems(), operation_id="listOrganizations")
 async def list_organizations(
     actor: ActorDep,
@@ -98,13 +113,7 @@ async def list_organizations(
     min_position: MinPosition = None,
 ) -> Any:
     """Organisations in registration order; a region-scoped key sees its region only (`q` matches names)."""
-    region = scoped_region(actor, region)
-
-    def read() -> dict[str, Any]:
-        found = lists.things("organization", region=region, q=q, cursor=cursor, limit=limit, min_position=min_position)
-        return page([views.listed_organization(row) for row in found.rows], found.next_cursor)
-
-    return await run_in_threadpool(read)
+    return await things_page(actor, lists, "organization", views.listed_organization, region, q, cursor, limit, min_position)
 
 
 @router.get("/exchange-points", response_model=ExchangePointPage, responses=problems(), operation_id="listExchangePoints")
@@ -118,13 +127,7 @@ async def list_exchange_points(
     min_position: MinPosition = None,
 ) -> Any:
     """Exchange points in registration order; a region-scoped key sees its region only (`q` matches names)."""
-    region = scoped_region(actor, region)
-
-    def read() -> dict[str, Any]:
-        found = lists.things("exchange_point", region=region, q=q, cursor=cursor, limit=limit, min_position=min_position)
-        return page([views.listed_exchange_point(row) for row in found.rows], found.next_cursor)
-
-    return await run_in_threadpool(read)
+    return await things_page(actor, lists, "exchange_point", views.listed_exchange_point, region, q, cursor, limit, min_position)
 
 
 @router.get("/api-keys", response_model=ApiKeyPage, responses=problems(), operation_id="listApiKeys")

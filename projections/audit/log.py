@@ -15,7 +15,6 @@ import base64
 import logging
 import threading
 import time
-import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -113,9 +112,9 @@ class AuditLog:
         self._scanned = 0  # how far the log was read (gaps after the last leaf included)
         self._changed = threading.Condition()
         self._wake = threading.Event()
+        self.ledger.wake_on_save(self._wake)  # this process's saves wake the follower at once
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._hooked = False
 
     # The key -------------------------------------------------------------------------------
 
@@ -234,16 +233,6 @@ class AuditLog:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stopping = threading.Event()
-        if not self._hooked:
-            self._hooked = True
-            this = weakref.ref(self)
-
-            def saved(_: int) -> None:
-                audit = this()
-                if audit is not None:
-                    audit._wake.set()
-
-            self.ledger.on_saved(saved)
         self._thread = threading.Thread(target=self._follow, args=(self._stopping, sign_every), name="audit-follower", daemon=True)
         self._thread.start()
 

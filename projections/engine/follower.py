@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,9 +48,9 @@ class Follower:
         self._changed = threading.Condition()
         self._known = 0
         self._wake = threading.Event()
+        self.ledger.wake_on_save(self._wake)  # this process's saves wake the follower at once
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._hooked = False
 
     # Following ---------------------------------------------------------------------------
 
@@ -61,7 +60,6 @@ class Follower:
             if self.following:
                 return
             self._stopping = threading.Event()
-            self._hook()
             threads = [threading.Thread(target=self._follow, args=(self._stopping,), name="projections-follower", daemon=True)]
             if self.store.supports_notifications:
                 threads.append(threading.Thread(
@@ -72,19 +70,6 @@ class Follower:
             for thread in threads:
                 thread.start()
 
-    def _hook(self) -> None:
-        """Wakes the follower at once when this process's ledger saves."""
-        if self._hooked:
-            return
-        self._hooked = True
-        this = weakref.ref(self)
-
-        def saved(position: int) -> None:
-            follower = this()
-            if follower is not None:
-                follower.wake()
-
-        self.ledger.on_saved(saved)
 
     def wake(self) -> None:
         """Makes the follower look at the log now rather than at its next poll."""
@@ -124,7 +109,6 @@ class Follower:
             if self.following:
                 raise RuntimeError("already following in a background thread")
             self._stopping = stopping
-            self._hook()
         listener = None
         if self.store.supports_notifications:
             listener = threading.Thread(

@@ -21,7 +21,6 @@ import logging
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,10 +119,10 @@ class Lists:
         self._changed = threading.Condition()
         self._batches = 0  # batches committed by this process: waiters wake on each
         self._wake = threading.Event()
+        self.ledger.wake_on_save(self._wake)  # this process's saves wake the follower at once
         self._urgent = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._hooked = False
         self._written = 0
 
     # Following the log ---------------------------------------------------------------------
@@ -185,16 +184,6 @@ class Lists:
         if self.following:
             return
         self._stopping = threading.Event()
-        if not self._hooked:
-            self._hooked = True
-            this = weakref.ref(self)
-
-            def saved(_: int) -> None:
-                lists = this()
-                if lists is not None:
-                    lists._wake.set()
-
-            self.ledger.on_saved(saved)
         self._thread = threading.Thread(target=self._follow, args=(self._stopping,), name="lists-follower", daemon=True)
         self._thread.start()
 
