@@ -10,7 +10,9 @@ import hmac
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -36,6 +38,8 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.exchange_point import ExchangePoint
+from ledger.group_commit import GroupCommit
+from ledger.immutable_state import ImmutableState
 from ledger.messages import Thing
 from ledger.organization import Organization
 from ledger.persistence import StoreWatch, check_reachable, event_position, persistence_env, stored_ids
@@ -134,6 +138,7 @@ class HourLedger(Application[UUID]):
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._saved_listeners: list[Callable[[int], None]] = []
+        self.group_commit = GroupCommit(self.recorder.insert_events)
         self._regions: LRUCache[UUID, str] = LRUCache(maxsize=100_000)
         self._store_watch: StoreWatch | None = None
         # How long this process trusts a key it has authenticated without asking the store
@@ -384,7 +389,18 @@ class HourLedger(Application[UUID]):
     # Transactions ----------------------------------------------------------------------
 
     def post(self, actor: Actor, command: Command) -> Posted:
+        """Posts one transaction, or answers the one posted before under its id.
+
+        Raises every error of `Posting.post`: ValidationError, NotFoundError, ForbiddenError,
+        TransactionIdConflictError, InsufficientBalanceError, OverlappingServiceError and the
+        other rule errors of ledger/errors.py; UnavailableError when the store is down."""
+
         def post(uow: UnitOfWork) -> tuple[Transaction, bool]:
+            if uow.optimistic:
+                # The store's primary key decides whether the id is new: a replay meets a
+                # conflict or a rule failure, and the careful attempt after it looks the id up.
+                uow.seed_absent({command.id})
+                return Posting(uow, actor, self.settings, self.clock()).post(command)
             absent = {command.id} - self._guard(lambda: stored_ids(self.recorder, [command.id]))
             uow.seed_absent(absent)
             try:
@@ -412,7 +428,10 @@ class HourLedger(Application[UUID]):
         ids = [command.id for command in commands]
 
         def post_all(uow: UnitOfWork) -> list[tuple[Transaction, bool]] | tuple[int, LedgerError]:
-            absent = set(ids) - self._guard(lambda: stored_ids(self.recorder, ids))
+            if uow.optimistic:
+                absent = set(ids)  # as in `post`: a replayed id meets a conflict or a rule
+            else:
+                absent = set(ids) - self._guard(lambda: stored_ids(self.recorder, ids))
             uow.seed_absent(absent)
             posting = Posting(uow, actor, self.settings, self.clock())
             done = []
@@ -420,6 +439,8 @@ class HourLedger(Application[UUID]):
                 try:
                     done.append(posting.post(command))
                 except LedgerError as error:
+                    if uow.optimistic:
+                        raise
                     self._retry_if_posted_meanwhile(error, absent)
                     return index, error
             return done
@@ -463,7 +484,7 @@ class HourLedger(Application[UUID]):
         if period_from is not None and period_from > last:
             raise ValidationError("period_from", "not_after", other="period_to")
         counted: list[tuple[date, Transaction]] = []
-        for transaction_id, (started_us, _) in sorted(volunteer.service_periods.items(), key=lambda item: item[1][0]):
+        for started_us, _, transaction_id in volunteer.periods():
             day = (EPOCH + timedelta(microseconds=started_us)).astimezone(zone).date()
             if (period_from is None or day >= period_from) and day <= last:
                 counted.append((day, self.get_transaction(UUID(transaction_id))))
@@ -633,30 +654,94 @@ class HourLedger(Application[UUID]):
     ) -> tuple[T, Saved]:
         """Runs a use case against fresh aggregates and saves what changed, all or nothing.
 
-        A version conflict means another writer changed one of the aggregates since it was
-        loaded: the whole use case runs again on the new state, a bounded number of times.
+        The first attempt is optimistic: it takes aggregates from this process's cache as they
+        were last saved or read here, without asking the store for newer events, and assumes
+        new ids are new. Whatever that gets wrong cannot be saved: a newer event or a taken id
+        makes the save a conflict. So a conflict, a rule's refusal, or a read of an aggregate
+        it did not change (which no conflict would catch) sends the use case round again,
+        carefully: every aggregate brought up to date from the store, ids looked up. A version
+        conflict then means another writer changed one of the aggregates meanwhile: the use
+        case runs again on the new state, a bounded number of times.
         """
         for attempt in range(MAX_ATTEMPTS):
-            uow = UnitOfWork(self._find)
+            uow = UnitOfWork(self._find, cached=self._cached if attempt == 0 else None)
             try:
                 result = work(uow)
             except PostedMeanwhile:
                 continue
+            except LedgerError:
+                if uow.optimistic:
+                    continue
+                raise
             changed = uow.changed() if save_if(result) else []
+            if uow.optimistic and uow.read_unchanged_from_cache():
+                continue
             if not changed:
                 return result, Saved({})
             try:
                 return result, self._save(changed)
             except IntegrityError:
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                if attempt > 0:
+                    time.sleep(random.uniform(0, 0.002 * attempt))
         raise UnavailableError("contention")
 
+    def _cached(self, aggregate_id: UUID) -> Aggregate | None:
+        """A copy of the aggregate as this process last saved or read it; None if not cached."""
+        cache = self.repository.cache
+        try:
+            cached = cache.get(aggregate_id) if cache is not None else None
+        except KeyError:
+            return None
+        return None if cached is None else deepcopy(cached)
+
     def _save(self, aggregates: list[Aggregate]) -> Saved:
-        recordings = self._guard(lambda: self.save(*aggregates), reraise=(IntegrityError,))
+        """Stores the aggregates' new events in one transaction, shared with the saves of other
+        threads of this process that arrive meanwhile (ledger/group_commit.py)."""
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        stored = [self.mapper.to_stored_event(event) for event in events]
+        positions = self._guard(lambda: self.group_commit.save(stored), reraise=(IntegrityError,))
         first: dict[UUID, int] = {}
-        for recording in recordings:
-            first.setdefault(recording.domain_event.originator_id, recording.notification.id)
+        for event, position in zip(events, positions):
+            first.setdefault(event.originator_id, position)
+        self._remember(aggregates)
+        self._snapshot_if_due(aggregates, events)
+        if positions and self._saved_listeners:
+            for listener in self._saved_listeners:
+                listener(max(positions))
         return Saved(first)
+
+    def _remember(self, aggregates: list[Aggregate]) -> None:
+        """Keeps what this process saved in the cache, so that its next command on the same
+        aggregate needs no query. Transactions and certificates are records written once and
+        rarely read again: they would only push volunteers out of the cache."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate in aggregates:
+            if isinstance(aggregate, (Transaction, Certificate)):
+                continue
+            try:
+                cached = cache.get(aggregate.id)
+            except KeyError:
+                cached = None
+            if cached is None or cached.version < aggregate.version:
+                # A read's fast-forward changes the cached object in place: the caller keeps
+                # its own, unless every value in it is immutable anyway.
+                cache.put(aggregate.id, aggregate if isinstance(aggregate, ImmutableState) else deepcopy(aggregate))
+
+    def _snapshot_if_due(self, aggregates: list[Aggregate], events: list[Any]) -> None:
+        """A snapshot of each aggregate whose new events passed a multiple of its interval: one
+        per save, of the state the save stored (a batch may pass several multiples at once)."""
+        if self.snapshots is None:
+            return
+        new_events = Counter(event.originator_id for event in events)
+        for aggregate in aggregates:
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            before = aggregate.version - new_events[aggregate.id]
+            if interval and aggregate.version // interval > before // interval:
+                snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+                snapshot = snapshot_class.take(aggregate)
+                self._guard(lambda: self.snapshots.put([snapshot]))  # type: ignore[union-attr]
 
     def refuse_if_store_down(self) -> None:
         """503 at once while the store watch (`watch_store`) sees the database down."""

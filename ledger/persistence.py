@@ -124,8 +124,10 @@ def _postgres_rows(recorder: PostgresApplicationRecorder, query: str, params: tu
     statement = SQL(query).format(
         schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name)
     )
-    with recorder.datastore.transaction(commit=False) as curs:
-        curs.execute(statement, params)
+    # The pool's connections are in autocommit mode: a read needs no transaction of its own,
+    # whose ROLLBACK would make psycopg discard the connection's prepared statements.
+    with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(statement, params, prepare=True)
         return curs.fetchall()
 
 

@@ -2,6 +2,11 @@
 
 Each aggregate is loaded once; what changed is saved together in one store transaction by
 the application, or thrown away if a rule refused the command.
+
+An optimistic unit of work takes aggregates from the process's cache as they are, without
+asking the store for newer events. That is safe for what it changes (a newer event in the store
+makes the save a conflict) and for what never changes (`NeverChanges`), and for nothing else:
+`read_unchanged_from_cache` tells the application to run the command again, carefully.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.errors import NotFoundError
+from ledger.immutable_state import NeverChanges
 from ledger.messages import Thing
 
 A = TypeVar("A", bound=Aggregate)
@@ -21,14 +27,35 @@ Loader = Callable[[UUID], Aggregate | None]
 
 
 class UnitOfWork:
-    def __init__(self, load: Loader) -> None:
+    def __init__(self, load: Loader, cached: Loader | None = None) -> None:
+        """`load` brings an aggregate up to date from the store; `cached`, when given, answers
+        the process's cached copy (None when it has none) and makes this unit optimistic."""
         self._load = load
+        self._cached = cached
         self._aggregates: dict[UUID, Aggregate | None] = {}
+        self._from_cache: set[UUID] = set()
+
+    @property
+    def optimistic(self) -> bool:
+        return self._cached is not None
 
     def find_any(self, aggregate_id: UUID) -> Aggregate | None:
         if aggregate_id not in self._aggregates:
-            self._aggregates[aggregate_id] = self._load(aggregate_id)
+            found = self._cached(aggregate_id) if self._cached is not None else None
+            if found is None:
+                found = self._load(aggregate_id)
+            elif not isinstance(found, NeverChanges):
+                self._from_cache.add(aggregate_id)
+            self._aggregates[aggregate_id] = found
         return self._aggregates[aggregate_id]
+
+    def read_unchanged_from_cache(self) -> bool:
+        """Whether an aggregate that may change was read from the cache and not changed: its
+        copy may be out of date, and no conflict on saving would say so."""
+        return any(
+            not (aggregate := self._aggregates[aggregate_id]) or not aggregate.pending_events  # type: ignore[union-attr]
+            for aggregate_id in self._from_cache
+        )
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         aggregate = self.find_any(aggregate_id)

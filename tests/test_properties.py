@@ -226,7 +226,7 @@ def check_books(run: Run) -> None:
             if t.type == "service_record" and t.reversed_by is None and t.content["volunteer_id"] == str(volunteer.id)
         ]
         assert now.earned_minutes == sum(t.details["minutes"] for t in live)
-        assert set(now.service_periods) == {str(t.id) for t in live}
+        assert now.periods().transaction_ids() == {str(t.id) for t in live}
 
     pool = app.pool_balance_minutes()
     assert pool >= 0
