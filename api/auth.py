@@ -5,7 +5,7 @@ finds the key behind a request and guards the read-only routes.
 
 The dependencies here are `async`: FastAPI runs a plain `def` dependency in its thread pool,
 a hop to another thread and back for each. A key this process has just authenticated is
-answered on the event loop (`HourLedger.remembered_actor`); only a look-up in the store goes
+answered on the event loop (`ApiKeys.remembered_actor`); only a look-up in the store goes
 to the pool."""
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ async def current_actor(
     if credentials is None:
         raise UnauthorizedError("no_key")
     ledger: HourLedger = request.app.state.ledger
-    actor = ledger.remembered_actor(credentials.credentials)
+    actor = ledger.keys.remembered_actor(credentials.credentials)
     if actor is None:
-        actor = await run_in_threadpool(ledger.authenticate, credentials.credentials)
+        actor = await run_in_threadpool(ledger.keys.authenticate, credentials.credentials)
     return actor
 
 

@@ -79,7 +79,7 @@ class Api:
     def __init__(self, ledger: HourLedger) -> None:
         self.ledger = ledger
         self.client = TestClient(create_app(ledger, limit_rates=False), raise_server_exceptions=False)
-        secret = ledger.bootstrap_admin_key()
+        secret = ledger.keys.bootstrap_admin()
         assert secret is not None and secret.startswith("hl_")
         self.admin = As(self.client, secret, str(key_id_of(secret)))
         self.anonymous = As(self.client, None)

@@ -30,7 +30,7 @@ def strict(store_env: dict[str, str], tmp_path) -> Iterator[tuple[TestClient, st
     )
     ledger = HourLedger(env=store_env, settings=settings)
     try:
-        secret = ledger.bootstrap_admin_key()
+        secret = ledger.keys.bootstrap_admin()
         assert secret is not None
         with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
             yield client, secret, ledger

@@ -227,7 +227,7 @@ def test_api_keys_create_prints_the_secret_last(tmp_path: Path) -> None:
 
     ledger = HourLedger(env=persistence_env(url))
     try:
-        actor = ledger.authenticate(secret)
+        actor = ledger.keys.authenticate(secret)
         assert (actor.role.value, actor.name, actor.region_prefix) == ("auditor", "provincial audit", "32")
     finally:
         ledger.close()

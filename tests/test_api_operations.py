@@ -55,7 +55,7 @@ class Served:
         self.lines: list[str] = []
         self.app = create_app(self.ledger, follow_projections=follow, access_log=self.lines.append)
         self.client = TestClient(self.app, raise_server_exceptions=False)
-        secret = self.ledger.bootstrap_admin_key()
+        secret = self.ledger.keys.bootstrap_admin()
         self.admin = As(self.client, secret)
 
     def ready(self) -> httpx.Response:

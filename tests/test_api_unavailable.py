@@ -139,7 +139,7 @@ def test_a_database_that_goes_away_answers_503_and_comes_back(behind_proxy: tupl
     assert_problem(read, 503, "unavailable")
     assert seconds < ANSWER_WITHIN
     deadline = time.monotonic() + NOTICED_WITHIN
-    while not api.ledger._store_watch.down:
+    while not api.ledger.store_health.down:
         assert time.monotonic() < deadline, "the probe did not notice the database going away"
         time.sleep(0.05)
     lost = deposit(person, org, 30)

@@ -1,4 +1,4 @@
-"""Authentication remembers a key for a moment (`HourLedger.key_cache_seconds`) without asking
+"""Authentication remembers a key for a moment (`HourLedger.keys.cache_seconds`) without asking
 the store again: revocation through the same process still takes effect at once, through
 another process within that bound; a wrong secret is never taken for the remembered one.
 Both stores."""
@@ -17,15 +17,15 @@ from ledger.errors import UnauthorizedError
 
 
 def test_a_key_revoked_in_this_process_is_refused_at_once(ledger: HourLedger) -> None:
-    key, secret = ledger.issue_api_key(SYSTEM, Role.AUDITOR, "auditor")
-    assert ledger.authenticate(secret).key_id == key.id
-    assert ledger.remembered_actor(secret) is not None  # remembered: the next request asks nothing
+    key, secret = ledger.keys.issue(SYSTEM, Role.AUDITOR, "auditor")
+    assert ledger.keys.authenticate(secret).key_id == key.id
+    assert ledger.keys.remembered_actor(secret) is not None  # remembered: the next request asks nothing
 
-    ledger.revoke_api_key(SYSTEM, key.id)
+    ledger.keys.revoke(SYSTEM, key.id)
 
-    assert ledger.remembered_actor(secret) is None
+    assert ledger.keys.remembered_actor(secret) is None
     with pytest.raises(UnauthorizedError):
-        ledger.authenticate(secret)
+        ledger.keys.authenticate(secret)
 
 
 def test_a_key_revoked_in_another_process_is_refused_within_the_bound(
@@ -33,49 +33,49 @@ def test_a_key_revoked_in_another_process_is_refused_within_the_bound(
 ) -> None:
     other = HourLedger(env=store_env)  # another process on the same store
     try:
-        key, secret = ledger.issue_api_key(SYSTEM, Role.OPERATOR, "operator")
-        assert other.authenticate(secret).key_id == key.id
+        key, secret = ledger.keys.issue(SYSTEM, Role.OPERATOR, "operator")
+        assert other.keys.authenticate(secret).key_id == key.id
 
-        ledger.revoke_api_key(SYSTEM, key.id)
+        ledger.keys.revoke(SYSTEM, key.id)
         revoked_at = time.monotonic()
 
         while True:
             asked = time.monotonic()
             try:
-                other.authenticate(secret)
+                other.keys.authenticate(secret)
             except UnauthorizedError:
                 break
-            assert asked < revoked_at + other.key_cache_seconds, "the revoked key still works after the bound"
+            assert asked < revoked_at + other.keys.cache_seconds, "the revoked key still works after the bound"
             time.sleep(0.01)
         # And it stays refused.
         with pytest.raises(UnauthorizedError):
-            other.authenticate(secret)
+            other.keys.authenticate(secret)
     finally:
         other.close()
 
 
 def test_a_remembered_key_does_not_accept_another_secret_naming_it(ledger: HourLedger) -> None:
-    key, secret = ledger.issue_api_key(SYSTEM, Role.ADMIN, "admin")
-    ledger.authenticate(secret)
+    key, secret = ledger.keys.issue(SYSTEM, Role.ADMIN, "admin")
+    ledger.keys.authenticate(secret)
     forged = f"{SECRET_PREFIX}{key.id.hex}_{'x' * 43}"
     assert key_id_of(forged) == key.id
-    assert ledger.remembered_actor(forged) is None
+    assert ledger.keys.remembered_actor(forged) is None
     with pytest.raises(UnauthorizedError):
-        ledger.authenticate(forged)
+        ledger.keys.authenticate(forged)
     # The genuine secret still works.
-    assert ledger.authenticate(secret).key_id == key.id
+    assert ledger.keys.authenticate(secret).key_id == key.id
 
 
 def test_without_a_cache_every_authentication_asks_the_store(ledger: HourLedger, store_env: dict[str, str]) -> None:
     other = HourLedger(env=store_env)
     try:
-        other.key_cache_seconds = 0.0
-        key, secret = ledger.issue_api_key(SYSTEM, Role.AUDITOR, "auditor")
-        assert other.authenticate(secret).key_id == key.id
-        assert other.remembered_actor(secret) is None
-        ledger.revoke_api_key(SYSTEM, key.id)
+        other.keys.cache_seconds = 0.0
+        key, secret = ledger.keys.issue(SYSTEM, Role.AUDITOR, "auditor")
+        assert other.keys.authenticate(secret).key_id == key.id
+        assert other.keys.remembered_actor(secret) is None
+        ledger.keys.revoke(SYSTEM, key.id)
         with pytest.raises(UnauthorizedError):
-            other.authenticate(secret)
+            other.keys.authenticate(secret)
     finally:
         other.close()
 
@@ -87,14 +87,14 @@ def test_with_no_trust_window_a_key_revoked_in_another_process_is_refused_at_onc
     "effective at once" across processes."""
     other = HourLedger(env=store_env, settings=LedgerSettings.from_env({KEY_CACHE_ENV: "0"}))
     try:
-        key, secret = ledger.issue_api_key(SYSTEM, Role.OPERATOR, "operator")
-        assert other.authenticate(secret).key_id == key.id
-        assert other.remembered_actor(secret) is None
+        key, secret = ledger.keys.issue(SYSTEM, Role.OPERATOR, "operator")
+        assert other.keys.authenticate(secret).key_id == key.id
+        assert other.keys.remembered_actor(secret) is None
 
-        ledger.revoke_api_key(SYSTEM, key.id)
+        ledger.keys.revoke(SYSTEM, key.id)
 
         with pytest.raises(UnauthorizedError):
-            other.authenticate(secret)
+            other.keys.authenticate(secret)
     finally:
         other.close()
 

@@ -59,8 +59,8 @@ def story(ledger: HourLedger, rounds: int = 1) -> None:
         recorded = world.post(service(alice, org, 45)).transaction
         world.post(reversal(recorded))
         world.post(deposit(bob, org, 15))
-        key, _ = ledger.issue_api_key(SYSTEM, Role.OPERATOR, f"operator {n}", region_prefix=XUYI)
-        ledger.revoke_api_key(SYSTEM, key.id)
+        key, _ = ledger.keys.issue(SYSTEM, Role.OPERATOR, f"operator {n}", region_prefix=XUYI)
+        ledger.keys.revoke(SYSTEM, key.id)
 
 
 def test_following_in_batches_of_any_size_gives_the_rows_a_rebuild_gives(ledger: HourLedger) -> None:
@@ -182,7 +182,7 @@ def test_api_keys_list_and_revoke(ledger: HourLedger, command: Any) -> None:
     created = command("api-keys", "create", "--role", "operator", "--name", "淮安市文明办", "--region", "3208")
     assert created.exit_code == 0, created.output
     secret = created.output.strip().splitlines()[-1]
-    actor = ledger.authenticate(secret)
+    actor = ledger.keys.authenticate(secret)
 
     listed = command("api-keys", "list")
     assert listed.exit_code == 0, listed.output
@@ -192,9 +192,9 @@ def test_api_keys_list_and_revoke(ledger: HourLedger, command: Any) -> None:
     revoked = command("api-keys", "revoke", str(actor.key_id))
     assert revoked.exit_code == 0, revoked.output
     assert f"revoked operator key {actor.key_id}" in revoked.output
-    ledger.key_cache_seconds = 0
+    ledger.keys.cache_seconds = 0
     with pytest.raises(UnauthorizedError):
-        ledger.authenticate(secret)
+        ledger.keys.authenticate(secret)
     row = [k for k in Lists(ledger).api_keys().rows if k["id"] == str(actor.key_id)][0]
     assert row["revoked_us"] is not None
 
@@ -207,7 +207,7 @@ def test_a_serving_app_follows_the_lists_and_reads_its_own_writes(ledger: HourLe
 
     from api.app import create_app
 
-    secret = ledger.bootstrap_admin_key()
+    secret = ledger.keys.bootstrap_admin()
     app = create_app(ledger, follow_projections=True)
     headers = {"Authorization": f"Bearer {secret}"}
     with TestClient(app) as client:

@@ -98,7 +98,7 @@ def test_a_certificate_file_verifies_offline_and_an_altered_one_does_not(databas
         person = str(registrations(StoredEvents(ledger))[0])
         volunteer_id = str(StoredEvents(ledger).row(int(person))[0])
         client = TestClient(create_app(ledger))
-        admin = ledger.bootstrap_admin_key()
+        admin = ledger.keys.bootstrap_admin()
         issued = client.post(f"/v1/volunteers/{volunteer_id}/certificates", json={}, headers={"Authorization": f"Bearer {admin}"})
         assert issued.status_code == 201, issued.text
         key = client.get("/v1/audit/key").text
