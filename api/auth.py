@@ -10,7 +10,7 @@ to the pool."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
@@ -21,6 +21,8 @@ from ledger.actors import Actor, Role
 from ledger.application import HourLedger
 from ledger.errors import UnauthorizedError
 from ledger.messages import Thing
+from projections import ReadModels
+from projections.lists import Lists
 
 bearer = HTTPBearer(auto_error=False, description="An API key's secret: `Authorization: Bearer <secret>`")
 
@@ -44,17 +46,17 @@ async def current_actor(
     return actor
 
 
-async def read_models_of(request: Request) -> Any:
+async def read_models_of(request: Request) -> ReadModels:
     return request.app.state.read_models
 
 
-async def lists_of(request: Request) -> Any:
+async def lists_of(request: Request) -> Lists:
     return request.app.state.lists
 
 
 LedgerDep = Annotated[HourLedger, Depends(ledger_of)]
-ReadModelsDep = Annotated[Any, Depends(read_models_of)]
-ListsDep = Annotated[Any, Depends(lists_of)]
+ReadModelsDep = Annotated[ReadModels, Depends(read_models_of)]
+ListsDep = Annotated[Lists, Depends(lists_of)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
