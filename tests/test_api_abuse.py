@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.application import HourLedger
 from ledger.config import LedgerSettings
-from tests.api_client import (
+from tests.support.api_client import (
     Api,
     World,
     api,  # noqa: F401 - fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api_client import (
+from tests.support.api_client import (
     Api,
     As,
     World,

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.application import HourLedger
 from ledger.persistence import persistence_env
-from tests.api_client import (
+from tests.conftest import PostgresSchema, require_postgres
+from tests.support.api_client import (
     Api,
     As,
     World,
@@ -31,7 +32,6 @@ from tests.api_client import (
     service_record,
     withdrawal,
 )
-from tests.conftest import PostgresSchema, require_postgres
 
 pytestmark = pytest.mark.postgres
 

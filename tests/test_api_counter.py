@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ledger.application import HourLedger
-from tests.api_client import (
+from tests.support.api_client import (
     CHANGZHOU,
     HUAIAN,
     Api,

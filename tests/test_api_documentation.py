@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from api.local_time import LOCAL_TIME
 from ledger.application import HourLedger
 from ledger.persistence import persistence_env
-from tests.api_client import Api
+from tests.support.api_client import Api
 
 # The operations SPEC's clients call, by their stable ids.
 STABLE_IDS = {

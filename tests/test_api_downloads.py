@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 
 from api.downloads import flatten
-from tests.api_client import (
+from tests.support.api_client import (
     Api,
     assert_created,
     assert_problem,
@@ -29,7 +29,7 @@ from tests.api_client import (
     volunteer,
     withdrawal,
 )
-from tests.api_stores import STORES, api_on
+from tests.support.api_stores import STORES, api_on
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHINA = timezone(timedelta(hours=8))

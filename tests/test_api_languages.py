@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from api.problems import language_of
-from tests.api_client import (
+from tests.support.api_client import (
     Api,
     World,
     assert_problem,
@@ -19,7 +19,7 @@ from tests.api_client import (
     shared_api,  # noqa: F401 - fixture
     shared_world,  # noqa: F401 - fixture
 )
-from tests.test_api_errors import INVALID, RULES, Make, Request
+from tests.support.refused_requests import INVALID, RULES, Make, Request
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 CHINESE = {"Accept-Language": "zh-CN"}
@@ -123,7 +123,7 @@ def test_keys_and_scopes_are_refused_in_both_languages(shared_api: Api, shared_w
 
 
 def test_a_batch_answers_each_item_in_the_language_asked_for(shared_api: Api, shared_world: World) -> None:
-    from tests.api_client import withdrawal
+    from tests.support.api_client import withdrawal
 
     api, world = shared_api, shared_world
     body = {"transactions": [withdrawal(world.alice, 601), {"type": "gift"}, withdrawal(world.alice, 1)], "atomic": True}

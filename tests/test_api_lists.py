@@ -14,7 +14,7 @@ import pytest
 
 from ledger.actors import SYSTEM
 from ledger.commands import DepositTimebank
-from tests.api_client import (
+from tests.support.api_client import (
     CHANGZHOU,
     HUAIAN,
     JINTAN,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_client import (
+from tests.support.api_client import (
     Api,
     World,
     api,  # noqa: F401 - fixture
@@ -21,7 +21,7 @@ from tests.api_client import (
     service_record,
     world,  # noqa: F401 - fixture
 )
-from tests.api_stores import STORES, api_on
+from tests.support.api_stores import STORES, api_on
 
 OFFSET = re.compile(r"[+-][0-9]{2}:[0-9]{2}$")
 START = datetime(2003, 5, 1, 8, 30, tzinfo=timezone(timedelta(hours=8)))

@@ -23,7 +23,8 @@ from ledger.application import HourLedger
 from ledger.persistence import persistence_env
 from projections import ReadModels
 from projections.audit.log import AuditLog
-from tests.api_client import (
+from tests.conftest import fresh_store
+from tests.support.api_client import (
     Api,
     As,
     assert_created,
@@ -33,8 +34,8 @@ from tests.api_client import (
     service_record,
     volunteer,
 )
-from tests.conftest import fresh_store
-from tests.test_api_unavailable import Proxy, behind_proxy  # noqa: F401 - fixture
+from tests.support.proxy import Proxy, behind_proxy  # noqa: F401 - fixture
+from tests.support.served import Server
 
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 WITHIN = 15.0
@@ -265,7 +266,6 @@ def test_the_access_log_can_be_turned_off(store_url: str, capsys: pytest.Capture
 @pytest.mark.slow
 @pytest.mark.parametrize("switch, logged", [((), True), (("--no-access-log",), False)])
 def test_serve_writes_its_own_access_log_and_not_uvicorns(database_url: str, tmp_path: Path, switch: tuple[str, ...], logged: bool) -> None:
-    from tests.test_api_e2e import Server
 
     server = Server(database_url, tmp_path, *switch)
     try:

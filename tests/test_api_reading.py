@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.application import HourLedger
-from tests.api_client import (
+from tests.support.api_client import (
     CHANGZHOU,
     HUAIAN,
     JINTAN,
@@ -48,7 +48,7 @@ from tests.api_client import (
     volunteer,
     withdrawal,
 )
-from tests.api_stores import CHINA, SMALL_STARS, STORES, api_on, china_day, moment
+from tests.support.api_stores import CHINA, SMALL_STARS, STORES, api_on, china_day, moment
 
 MICROSECOND = timedelta(microseconds=1)
 UTC = timezone.utc

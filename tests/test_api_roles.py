@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_client import (
+from tests.support.api_client import (
     CHANGZHOU,
     HUAIAN,
     JINTAN,

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from ledger.application import HourLedger
 from ledger.persistence import persistence_env
-from tests.api_client import Api, build_world
+from tests.support.api_client import Api, build_world
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.api_client import (
+from tests.conftest import POSTGRES_URL
+from tests.support.api_client import (
     CHANGZHOU,
     HUAIAN,
     JINTAN,
@@ -26,7 +27,6 @@ from tests.api_client import (
     shared_api,  # noqa: F401 - fixture
     volunteer,
 )
-from tests.conftest import POSTGRES_URL
 
 NAMES = [
     "王秀英", "李秀兰", "王小明", "欧阳秀英", "张伟",

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api_client import As, deposit, organization, service_record, volunteer
-from tests.test_api_e2e import Server
+from tests.support.api_client import As, deposit, organization, service_record, volunteer
+from tests.support.served import Server
 
 pytestmark = pytest.mark.slow
 

@@ -35,7 +35,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.api_client import (
+from tests.support.api_client import (
     CHANGZHOU,
     HUAIAN,
     Api,
@@ -55,7 +55,7 @@ from tests.api_client import (
     volunteer,
     withdrawal,
 )
-from tests.api_stores import CHINA, SMALL_STARS, STORES, api_on, china_day
+from tests.support.api_stores import CHINA, SMALL_STARS, STORES, api_on, china_day
 
 ZERO_STARS = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}
 

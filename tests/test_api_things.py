@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from tests.api_client import (
+from tests.support.api_client import (
     CHANGZHOU,
     XUYI,
     Api,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tests.api_client import (
+from tests.support.api_client import (
     Api,
     World,
     api,  # noqa: F401 - fixture

@@ -21,7 +21,7 @@ from ledger.errors import (
 )
 from ledger.timebank import TimebankAccount
 from ledger.volunteer import Volunteer
-from tests.builders import (
+from tests.support.builders import (
     DAY_ONE,
     JINHU,
     XUYI,

@@ -10,7 +10,7 @@ import pytest
 
 from ledger.application import HourLedger
 from ledger.demo import DemoAlreadyLoadedError, demo_id, load_demo
-from tests.test_api_e2e import hour_ledger
+from tests.support.served import hour_ledger
 from ledger.transaction import Transaction
 
 MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"}

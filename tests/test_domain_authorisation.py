@@ -6,7 +6,7 @@ import pytest
 
 from ledger.actors import SYSTEM, Actor, Role
 from ledger.errors import ForbiddenError
-from tests.builders import (
+from tests.support.builders import (
     CHANGZHOU,
     JINHU,
     XUYI,

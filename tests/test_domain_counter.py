@@ -10,7 +10,7 @@ import pytest
 
 from ledger.config import LedgerSettings
 from ledger.errors import ForbiddenError, NotFoundError, OutOfStockError, StarLevelTooLowError
-from tests.builders import World, exchange_point_key, item, operator, redemption, reversal
+from tests.support.builders import World, exchange_point_key, item, operator, redemption, reversal
 
 
 def world_at(hours_after_now: float, window_hours: float = 24) -> World:

@@ -16,7 +16,7 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.posting import PICKUP_ALPHABET
-from tests.builders import World, item, legs_by_account, redemption
+from tests.support.builders import World, item, legs_by_account, redemption
 
 
 @pytest.fixture

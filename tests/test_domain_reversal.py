@@ -20,7 +20,7 @@ from ledger.errors import (
 from ledger.exchange_point import ExchangePoint
 from ledger.organization import Organization
 from ledger.volunteer import Volunteer
-from tests.builders import (
+from tests.support.builders import (
     World,
     deposit,
     donation,

@@ -21,7 +21,7 @@ from ledger.errors import (
 )
 from ledger.transaction import Transaction, UnbalancedLegsError
 from ledger.vocabulary import MAX_MINUTES, NATIONAL_THRESHOLDS_MINUTES, star_level
-from tests.builders import (
+from tests.support.builders import (
     CST,
     DAY_ONE,
     NOW,

@@ -20,7 +20,7 @@ from ledger.application import HourLedger
 from ledger.errors import UnauthorizedError, UnavailableError
 from projections.lists import Lists
 from projections.lists.store import keys_question
-from tests.builders import (
+from tests.support.builders import (
     CHANGZHOU,
     XUYI,
     AppWorld,

@@ -8,14 +8,13 @@ from __future__ import annotations
 import ast
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from ledger import errors
 from ledger.messages import CHINESE, DETAILS, ENGLISH, FIELDS_ZH, THINGS, TITLES, Thing, placeholders, render
+from tests.support.paths import PROJECT
 
-ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # SPEC §3's stable codes, and the two of ours (docs/decisions.md).
@@ -72,7 +71,7 @@ def raised_message_keys() -> list[tuple[str, int, str]]:
     `SomeError("key", ...)`, `ValidationError("field", "key", ...)`, `AuditError("key", ...)`."""
     found = []
     for package in ("ledger", "api", "projections"):
-        for path in sorted((ROOT / package).rglob("*.py")):
+        for path in sorted((PROJECT / package).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
                     continue
@@ -87,7 +86,7 @@ def raised_message_keys() -> list[tuple[str, int, str]]:
                 if name == "ValidationError" and not strings:
                     continue
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    found.append((str(path.relative_to(ROOT)), node.lineno, key.value))
+                    found.append((str(path.relative_to(PROJECT)), node.lineno, key.value))
     return found
 
 

@@ -18,7 +18,7 @@ import pytest
 from ledger.application import HourLedger, Posted
 from ledger.commands import Command
 from ledger.errors import InsufficientBalanceError, LedgerError, OutOfStockError, TimebankAlreadyOpenError
-from tests.builders import AppWorld, deposit, donation, grant, item, redemption, reversal, service, transfer, withdrawal
+from tests.support.builders import AppWorld, deposit, donation, grant, item, redemption, reversal, service, transfer, withdrawal
 
 THREADS = 20
 

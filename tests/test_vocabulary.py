@@ -25,7 +25,7 @@ from ledger.vocabulary import (
     local_day,
     volunteer_book,
 )
-from tests.builders import service
+from tests.support.builders import service
 
 VOLUNTEER = UUID("6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b")
 

@@ -16,8 +16,8 @@ import pytest
 
 from ledger.application import HourLedger
 from ledger.persistence import persistence_env
-from tests.api_client import Api
 from tests.conftest import fresh_store
+from tests.support.api_client import Api
 
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 SMALL_STARS = {"HOUR_LEDGER_STAR_THRESHOLDS_HOURS": "2,4,6,8,10"}  # 120, 240, ... 600 minutes

@@ -1,7 +1,7 @@
 """Helpers for the HTTP API tests: a client with a key per role, request bodies, a small world
 built over HTTP, and the assertions every error test makes (problem details, nothing recorded).
 
-Test modules import the fixtures they use from here: `from tests.api_client import api, world`.
+Test modules import the fixtures they use from here: `from tests.support.api_client import api, world`.
 """
 
 from __future__ import annotations
