@@ -234,7 +234,7 @@ def test_an_exchange_point_key_redeems_only_at_its_own_point(api: Api, world: Wo
     with nothing_recorded(api, w.alice, points=(w.point, w.cz_point)):
         for body in (
             redemption(w.cz_point, w.alice, ("tea", 1)),
-            reversal(w.service),  # only its own point's redemptions (tests/test_api_counter.py)
+            reversal(w.service),  # only its own point's redemptions (tests/api/test_api_counter.py)
             service_record(w.alice, w.org, 30),
             deposit(w.alice, w.org, 5),
         ):

@@ -54,7 +54,7 @@ def test_an_exchange_point_key_cannot_redeem_at_another_point(world):
 
 
 def test_an_exchange_point_key_may_post_nothing_but_redemptions(world):
-    # ... and reversals of its own point's recent redemptions: tests/test_domain_counter.py.
+    # ... and reversals of its own point's recent redemptions: tests/domain/test_domain_counter.py.
     organization = world.organization()
     volunteer = world.volunteer(organization, earned_minutes=600, timebank_minutes=300)
     point = world.point(rice=item(100, 5))
