@@ -20,10 +20,10 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, PersistenceError
+from eventsourcing.persistence import IntegrityError
 
-from ledger.actors import SYSTEM, Actor, Role
-from ledger.api_key import REGISTRY_ID, ApiKey, ApiKeyRegistry, hash_secret, key_id_of, new_secret
+from ledger.actors import Actor
+from ledger.api_keys import ApiKeys
 from ledger.certificate import Certificate, certificate_id, new_certificate_code
 from ledger.commands import Command
 from ledger.config import LedgerSettings
@@ -42,15 +42,15 @@ from ledger.group_commit import GroupCommit
 from ledger.immutable_state import ImmutableState
 from ledger.messages import Thing
 from ledger.organization import Organization
-from ledger.persistence import StoreWatch, check_reachable, event_position, persistence_env, stored_ids
+from ledger.persistence import check_reachable, event_position, persistence_env, stored_ids
 from ledger.pool import POOL_ID, CommunityPool
-from ledger.postgres_recorder import BoundedRetries
 from ledger.posting import Posting, regions_involved
 from ledger.regions import check_region_code
+from ledger.store_health import StoreHealth
 from ledger.timebank import TimebankAccount
 from ledger.transaction import Transaction, service_minutes_of
 from ledger.unit_of_work import UnitOfWork
-from ledger.vocabulary import EPOCH, MAX_MINUTES, MAX_NAME, MAX_SKU, MAX_STOCK, STAR_LEVELS
+from ledger.vocabulary import EPOCH, MAX_MINUTES, MAX_SKU, MAX_STOCK, STAR_LEVELS, check_name
 from ledger.volunteer import Volunteer
 
 T = TypeVar("T")
@@ -110,6 +110,10 @@ class Balance:
 
 
 class HourLedger(Application[UUID]):
+    """The use cases. Each may raise UnavailableError (the store is down or unreachable, or
+    writers contend past the retries: a 503) besides the domain errors its docstring names.
+    API keys are `keys` (ledger/api_keys.py); the store's watch is `store_health`."""
+
     name = "HourLedger"
     snapshotting_intervals = {
         Volunteer: 100,
@@ -140,26 +144,13 @@ class HourLedger(Application[UUID]):
         self._saved_listeners: list[Callable[[int], None]] = []
         self.group_commit = GroupCommit(self.recorder.insert_events)
         self._regions: LRUCache[UUID, str] = LRUCache(maxsize=100_000)
-        self._store_watch: StoreWatch | None = None
-        # How long this process trusts a key it has authenticated without asking the store
-        # again: a key revoked through it stops working at once, through another within this.
-        self.key_cache_seconds = self.settings.key_cache_seconds
-        # Key id → (secret hash, actor, revocations seen, when checked): see `remembered_actor`.
-        self._keys: dict[UUID, tuple[str, Actor, int, float]] = {}
-        self._revocations = 0
-
-    def watch_store(self) -> None:
-        """For long-running services: refuse work at once while the database is down."""
-        if self._store_watch is None:
-            watch = self._store_watch = StoreWatch(self.env)
-            watch.start()
-            for recorder in (self.recorder, getattr(self.snapshots, "recorder", None)):
-                if isinstance(recorder, BoundedRetries):
-                    recorder.watch_with(lambda: watch.down)
+        # Every store call goes through `store_health.guard`; a serving process also starts
+        # its probe (`store_health.watch()`), and then refuses work at once while it is down.
+        self.store_health = StoreHealth(self.env, [self.recorder, getattr(self.snapshots, "recorder", None)])
+        self.keys = ApiKeys(self._run, self._find, self.get_exchange_point, settings.key_cache_seconds)
 
     def close(self) -> None:
-        if self._store_watch is not None:
-            self._store_watch.stop()
+        self.store_health.stop()
         super().close()
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
@@ -185,6 +176,10 @@ class HourLedger(Application[UUID]):
     def register_organization(
         self, actor: Actor, name: str, region_code: str, id: UUID | None = None
     ) -> Registered:
+        """Registers an organisation; a repeated `id` with the same body answers the existing one.
+        Raises ForbiddenError (a key that may not write, or a region outside its scope),
+        ValidationError (a bad name or region code) and TransactionIdConflictError (the id is
+        another thing's)."""
         _check_newcomer(actor, name, region_code, Thing("the organization"))
         return self._register(actor, Organization, id, {"name": name, "region_code": region_code})
 
@@ -198,6 +193,9 @@ class HourLedger(Application[UUID]):
         id_number: str | None = None,
         id: UUID | None = None,
     ) -> Registered:
+        """Registers a volunteer, as `register_organization` does an organisation. Raises
+        ForbiddenError, ValidationError (also a birth year or ID number out of range),
+        NotFoundError (no such organisation) and TransactionIdConflictError."""
         _check_newcomer(actor, name, region_code, Thing("the volunteer"))
         if birth_year is not None and not 1900 <= birth_year <= self.clock().year:
             raise ValidationError("birth_year", "between", low=1900, high=self.clock().year)
@@ -214,7 +212,8 @@ class HourLedger(Application[UUID]):
         return self._register(actor, Volunteer, id, wanted)
 
     def hash_id_number(self, id_number: str) -> str:
-        """A salted hash: the number itself is never stored (SPEC §1, personal data)."""
+        """A salted hash: the number itself is never stored (SPEC §1, personal data).
+        Raises ValidationError (not 6 to 32 characters)."""
         normalised = id_number.strip().upper()
         if not 6 <= len(normalised) <= 32:
             raise ValidationError("id_number", "length_range", low=6, high=32)
@@ -224,10 +223,15 @@ class HourLedger(Application[UUID]):
     def register_exchange_point(
         self, actor: Actor, name: str, region_code: str, id: UUID | None = None
     ) -> Registered:
+        """Registers an exchange point, as `register_organization` does an organisation. Raises
+        ForbiddenError, ValidationError and TransactionIdConflictError."""
         _check_newcomer(actor, name, region_code, Thing("the exchange point"))
         return self._register(actor, ExchangePoint, id, {"name": name, "region_code": region_code})
 
     def open_timebank(self, actor: Actor, volunteer_id: UUID) -> Registered:
+        """Opens the volunteer's time-bank account. Raises ForbiddenError (a key that may not
+        write, or outside its region), NotFoundError (no such volunteer) and
+        TimebankAlreadyOpenError (opened before)."""
         actor.may_write()
         volunteer = self._get(Volunteer, volunteer_id, "volunteer")
         actor.require_region(volunteer.region_code, Thing("volunteer", volunteer_id))
@@ -251,8 +255,11 @@ class HourLedger(Application[UUID]):
         stock: int,
         min_star: int = 0,
     ) -> ExchangePoint:
+        """Puts an item on an exchange point's shelf, or replaces it (same sku). Raises
+        ForbiddenError, ValidationError (name, sku, price, stock or star level out of range)
+        and NotFoundError (no such exchange point)."""
         actor.may_write()
-        _check_name(name)
+        check_name(name)
         if not sku or len(sku) > MAX_SKU:
             raise ValidationError("sku", "sku_shape")
         if not 0 <= price_minutes <= MAX_MINUTES:
@@ -269,122 +276,6 @@ class HourLedger(Application[UUID]):
             return point
 
         return self._run(put)[0]
-
-    # API keys --------------------------------------------------------------------------
-
-    def issue_api_key(
-        self,
-        actor: Actor,
-        role: Role,
-        name: str,
-        region_prefix: str | None = None,
-        exchange_point_id: UUID | None = None,
-    ) -> tuple[ApiKey, str]:
-        """A new key and its secret: the secret is shown once and only its hash is kept."""
-        actor.require_role(Role.ADMIN)
-        _check_name(name)
-        if region_prefix is not None:
-            if role not in (Role.OPERATOR, Role.AUDITOR):
-                raise ValidationError("region_code", "scope_roles_only")
-            check_region_code(region_prefix, "region_code")
-        if role is Role.EXCHANGE_POINT:
-            if exchange_point_id is None:
-                raise ValidationError("exchange_point_id", "point_key_needs_point")
-            self.get_exchange_point(exchange_point_id)
-        elif exchange_point_id is not None:
-            raise ValidationError("exchange_point_id", "point_only_for_point_keys")
-        issued = self._issue_api_key(actor, role, name, region_prefix, exchange_point_id)
-        assert issued is not None  # only a first-key bootstrap can decline
-        return issued
-
-    def _issue_api_key(
-        self,
-        actor: Actor,
-        role: Role,
-        name: str,
-        region_prefix: str | None,
-        exchange_point_id: UUID | None,
-        only_if_first: bool = False,
-    ) -> tuple[ApiKey, str] | None:
-        key_id = uuid4()
-        secret = new_secret(key_id)
-
-        def issue(uow: UnitOfWork) -> ApiKey | None:
-            registry = uow.find(ApiKeyRegistry, REGISTRY_ID)
-            if registry is None:
-                registry = ApiKeyRegistry(id=REGISTRY_ID)
-                uow.add(registry)
-            elif only_if_first and registry.key_ids:
-                return None
-            key = ApiKey(
-                id=key_id,
-                role=role.value,
-                name=name,
-                region_prefix=region_prefix,
-                exchange_point_id=exchange_point_id,
-                secret_hash=hash_secret(secret),
-                posted_by=actor.posted_by,
-            )
-            registry.add(key_id)
-            uow.add(key)
-            return key
-
-        key, _ = self._run(issue)
-        return None if key is None else (key, secret)
-
-    def bootstrap_admin_key(self) -> str | None:
-        """With no keys yet, issues an admin key and answers its secret; else None.
-
-        Several processes starting together create exactly one: the registry's version
-        decides which."""
-        issued = self._issue_api_key(SYSTEM, Role.ADMIN, "first admin", None, None, only_if_first=True)
-        return None if issued is None else issued[1]
-
-    def revoke_api_key(self, actor: Actor, key_id: UUID) -> ApiKey:
-        actor.require_role(Role.ADMIN)
-
-        def revoke(uow: UnitOfWork) -> ApiKey:
-            key = uow.get(ApiKey, key_id, "api key")
-            if not key.revoked:
-                key.revoke(actor.posted_by)
-            return key
-
-        try:
-            return self._run(revoke)[0]
-        finally:
-            # After the save: an authentication that loaded the key before it saw no revocation,
-            # and must not be remembered (it counted fewer revocations).
-            self._revocations += 1
-            self._keys.pop(key_id, None)
-
-    def authenticate(self, secret: str) -> Actor:
-        """The actor behind a bearer secret. Unknown, malformed and revoked keys look alike."""
-        actor = self.remembered_actor(secret)
-        if actor is not None:
-            return actor
-        key_id = key_id_of(secret)
-        revocations, checked = self._revocations, time.monotonic()
-        key = self._find(key_id) if key_id else None
-        if key_id is None or not isinstance(key, ApiKey) or not key.matches(secret) or key.revoked:
-            if key_id is not None:
-                self._keys.pop(key_id, None)
-            raise UnauthorizedError("unknown_key")
-        actor = key.actor()
-        self._keys[key_id] = (key.secret_hash, actor, revocations, checked)
-        return actor
-
-    def remembered_actor(self, secret: str) -> Actor | None:
-        """The actor behind a secret this process authenticated less than `key_cache_seconds`
-        ago, with no revocation through this process since; else None. Asks nothing of the
-        store (the HTTP layer calls it on its event loop)."""
-        key_id = key_id_of(secret)
-        found = self._keys.get(key_id) if key_id is not None else None
-        if found is None:
-            return None
-        secret_hash, actor, revocations, checked = found
-        if revocations != self._revocations or time.monotonic() - checked >= self.key_cache_seconds:
-            return None
-        return actor if hmac.compare_digest(secret_hash, hash_secret(secret)) else None
 
     # Transactions ----------------------------------------------------------------------
 
@@ -415,7 +306,10 @@ class HourLedger(Application[UUID]):
     def post_batch(
         self, actor: Actor, commands: Sequence[Command], atomic: bool
     ) -> list[Posted | LedgerError | NotApplied]:
-        """One result per command, in order. Atomic: all recorded in one store transaction, or none."""
+        """One result per command, in order. Atomic: all recorded in one store transaction, or none.
+
+        An item's error is its result (the errors of `post`); not atomic, each item is posted
+        on its own. Raises UnavailableError when the store is down."""
         if not atomic:
             results: list[Posted | LedgerError | NotApplied] = []
             for command in commands:
@@ -526,7 +420,8 @@ class HourLedger(Application[UUID]):
 
     def regions_of_thing(self, aggregate_id: UUID) -> list[str] | None:
         """The regions an aggregate belongs to (a region-scoped reader must cover each of them);
-        None for what belongs to no region (API keys, the community pool)."""
+        None for what belongs to no region (API keys, the community pool) or does not exist.
+        Raises no domain error."""
         found = self._find(aggregate_id)
         if isinstance(found, (Volunteer, Organization, ExchangePoint, Certificate)):
             return [found.region_code]
@@ -537,11 +432,13 @@ class HourLedger(Application[UUID]):
         return None
 
     def find_certificate(self, code: str) -> Certificate | None:
+        """The certificate with this code, or None. Raises no domain error."""
         found = self._find(certificate_id(code))
         return found if isinstance(found, Certificate) else None
 
     def reversed_records(self, certificate: Certificate) -> list[UUID]:
-        """The records a certificate counted that have been reversed since it was issued."""
+        """The records a certificate counted that have been reversed since it was issued.
+        Raises no domain error (the records a certificate names exist)."""
         return [
             record.id
             for record in (self.get_transaction(UUID(i)) for i in certificate.record_ids)
@@ -551,20 +448,25 @@ class HourLedger(Application[UUID]):
     # Reading ---------------------------------------------------------------------------
 
     def get_transaction(self, transaction_id: UUID) -> Transaction:
+        """Raises NotFoundError (no such transaction)."""
         return self._get(Transaction, transaction_id, "transaction")
 
     def get_volunteer(self, volunteer_id: UUID) -> Volunteer:
+        """Raises NotFoundError (no such volunteer)."""
         return self._get(Volunteer, volunteer_id, "volunteer")
 
     def get_organization(self, organization_id: UUID) -> Organization:
+        """Raises NotFoundError (no such organization)."""
         return self._get(Organization, organization_id, "organization")
 
     def get_exchange_point(self, exchange_point_id: UUID) -> ExchangePoint:
+        """Raises NotFoundError (no such exchange point)."""
         return self._get(ExchangePoint, exchange_point_id, "exchange point")
 
     def volunteer_region(self, volunteer_id: UUID) -> str:
         """A volunteer's region code. It never changes after registration, so it is
-        remembered: permission checks on reads then cost no store round trip."""
+        remembered: permission checks on reads then cost no store round trip. Raises
+        NotFoundError (no such volunteer)."""
         try:
             return self._regions.get(volunteer_id)
         except KeyError:
@@ -576,14 +478,17 @@ class HourLedger(Application[UUID]):
         return first[0].region_code
 
     def find_timebank(self, volunteer_id: UUID) -> TimebankAccount | None:
+        """The volunteer's time-bank account, or None when none is open. Raises no domain error."""
         found = self._find(TimebankAccount.id_for(volunteer_id))
         return found if isinstance(found, TimebankAccount) else None
 
     def pool_balance_minutes(self) -> int:
+        """The community pool's balance (0 before anything reached it). Raises no domain error."""
         pool = self._find(POOL_ID)
         return pool.balance_minutes if isinstance(pool, CommunityPool) else 0
 
     def balance(self, volunteer_id: UUID) -> Balance:
+        """What the volunteer has earned, redeemed and holds. Raises NotFoundError (no such volunteer)."""
         volunteer = self.get_volunteer(volunteer_id)
         account = self.find_timebank(volunteer_id)
         return Balance(
@@ -597,24 +502,27 @@ class HourLedger(Application[UUID]):
 
     def volunteer_events(self, volunteer_id: UUID) -> list[Any]:
         """The volunteer's own domain events and those of their time-bank account, in the order
-        they were recorded: what an auditor replays."""
+        they were recorded: what an auditor replays. Raises NotFoundError (no such volunteer)."""
         self.get_volunteer(volunteer_id)
         streams = [volunteer_id, TimebankAccount.id_for(volunteer_id)]
         events = self._guard(lambda: [e for stream in streams for e in self.events.get(stream)])
         return sorted(events, key=lambda e: (e.timestamp, e.originator_id == volunteer_id))
 
     def regions_of(self, transaction: Transaction) -> list[tuple[Thing, str]]:
-        """What a transaction touches and where: a region-scoped reader must cover all of it."""
+        """What a transaction touches and where: a region-scoped reader must cover all of it.
+        Raises no domain error (what a stored transaction names exists)."""
         uow = UnitOfWork(self._find)
         if transaction.reverses is not None:
             transaction = uow.get(Transaction, transaction.reverses, "transaction")
         return regions_involved(uow, transaction.content)
 
     def position_of(self, aggregate_id: UUID, version: int = 1) -> int | None:
-        """Where an aggregate's event stands in the global log (its creation, by default)."""
+        """Where an aggregate's event stands in the global log (its creation, by default), or
+        None where there is no such event. Raises no domain error."""
         return self._guard(lambda: event_position(self.recorder, aggregate_id, version))
 
     def head_position(self) -> int:
+        """The position of the newest event in the global log (0 when empty). Raises no domain error."""
         return self._guard(lambda: self.recorder.max_notification_id() or 0)
 
     # Machinery -------------------------------------------------------------------------
@@ -743,35 +651,15 @@ class HourLedger(Application[UUID]):
                 snapshot = snapshot_class.take(aggregate)
                 self._guard(lambda: self.snapshots.put([snapshot]))  # type: ignore[union-attr]
 
-    def refuse_if_store_down(self) -> None:
-        """503 at once while the store watch (`watch_store`) sees the database down."""
-        if self._store_watch is not None and self._store_watch.down:
-            raise UnavailableError("store_down")
-
     def _guard(self, call: Callable[[], T], reraise: tuple[type[Exception], ...] = ()) -> T:
-        self.refuse_if_store_down()
-        try:
-            return call()
-        except reraise:
-            raise
-        except (OperationalError, PersistenceError) as error:
-            if self._store_watch is not None and isinstance(error, (OperationalError, InterfaceError)):
-                self._store_watch.saw_failure()
-            raise UnavailableError("store_failed", error=type(error).__name__) from error
+        return self.store_health.guard(call, reraise)
 
 
 def _check_newcomer(actor: Actor, name: str, region_code: str, what: Thing) -> None:
     """What registering any thing asks: a key that writes, a name, a region in its scope."""
     actor.may_write()
-    _check_name(name)
+    check_name(name)
     actor.require_region(check_region_code(region_code), what)
-
-
-def _check_name(name: str) -> None:
-    if not name or not name.strip():
-        raise ValidationError("name", "not_empty")
-    if len(name) > MAX_NAME:
-        raise ValidationError("name", "too_long", max=MAX_NAME)
 
 
 def open_ledger(settings: LedgerSettings, **eventsourcing: str) -> HourLedger:

@@ -288,7 +288,7 @@ class Lists:
         without it up to the head as this read finds it; 503 `unavailable` if they cannot
         within `wait` seconds. In the common case the head, the position and the rows come
         from one round trip."""
-        self.ledger.refuse_if_store_down()
+        self.ledger.store_health.refuse_if_down()
         asked = self._guard(lambda: self.store.ask(question))
         target = asked.head if min_position is None else min_position
         if asked.position < target:
