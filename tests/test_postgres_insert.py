@@ -1,0 +1,103 @@
+"""ledger/postgres_insert.py: stored events inserted in one round trip, as the library's insert
+would have stored them: in the order given, with consecutive notification ids, all or none,
+under the table's EXCLUSIVE lock (the log stays gapless in commit order), with the NOTIFY
+that wakes the library's LISTEN subscriptions."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from uuid import uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from psycopg import sql
+
+from ledger.application import HourLedger
+from ledger.persistence import persistence_env
+from ledger.postgres_insert import insert_stored_events
+from tests.conftest import POSTGRES_URL, PostgresSchema, require_postgres
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def schema() -> Iterator[PostgresSchema]:
+    require_postgres()
+    schema = PostgresSchema()
+    try:
+        yield schema
+    finally:
+        schema.drop()
+
+
+@pytest.fixture
+def ledger(schema: PostgresSchema) -> Iterator[HourLedger]:
+    app = HourLedger(env=persistence_env(schema.url))
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def events(count: int, originator: object = None) -> list[StoredEvent]:
+    id = originator or uuid4()
+    return [
+        StoredEvent(originator_id=id, originator_version=v, topic="t:T", state=f'{{"n":{v},"名":"王芳"}}'.encode())
+        for v in range(1, count + 1)
+    ]
+
+
+def test_a_batch_is_stored_in_the_order_given_with_consecutive_positions(ledger: HourLedger) -> None:
+    first = insert_stored_events(ledger.recorder, events(1))
+    batch = events(3) + events(2)
+    ids = insert_stored_events(ledger.recorder, batch)
+    assert ids == list(range(first[0] + 1, first[0] + 6))
+    stored = ledger.recorder.select_notifications(start=ids[0], limit=10)
+    assert [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in stored] == [
+        (i, e.originator_id, e.originator_version, e.topic, e.state) for i, e in zip(ids, batch)
+    ]
+    assert insert_stored_events(ledger.recorder, []) == []
+
+
+def test_a_batch_with_one_taken_version_stores_nothing(ledger: HourLedger) -> None:
+    taken = events(1)
+    insert_stored_events(ledger.recorder, taken)
+    head = ledger.recorder.max_notification_id()
+    with pytest.raises(IntegrityError):
+        insert_stored_events(ledger.recorder, events(2) + taken)
+    assert ledger.recorder.max_notification_id() == head
+
+
+def test_the_librarys_listeners_are_notified(ledger: HourLedger, schema: PostgresSchema) -> None:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as listener:
+        listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(ledger.recorder.channel_name)))
+        insert_stored_events(ledger.recorder, events(1))
+        heard = list(listener.notifies(timeout=10, stop_after=1))
+    assert [n.channel for n in heard] == [ledger.recorder.channel_name]
+
+
+def test_an_insert_waits_for_the_tables_lock(ledger: HourLedger, schema: PostgresSchema) -> None:
+    """A writer holding a lock that conflicts with EXCLUSIVE keeps the insert waiting: it
+    takes the lock that serialises commits in notification-id order."""
+    table = sql.Identifier(schema.name, ledger.recorder.events_table_name)
+    done: list[list[int]] = []
+    with psycopg.connect(POSTGRES_URL) as holder, psycopg.connect(POSTGRES_URL, autocommit=True) as watcher:
+        holder.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(table))
+        writer = threading.Thread(target=lambda: done.append(insert_stored_events(ledger.recorder, events(1))))
+        writer.start()
+        waiting = False
+        for _ in range(200):  # until the writer's backend is seen waiting for the lock (≤ 10 s)
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                ("%hour_ledger_insert_events%",),
+            ).fetchone()
+            if row and row[0]:
+                waiting = True
+                break
+            watcher.execute("SELECT pg_sleep(0.05)")
+        assert waiting and not done
+        holder.commit()
+        writer.join(timeout=30)
+    assert done and len(done[0]) == 1
