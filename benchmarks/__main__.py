@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import audit, encoding, inserts, lists, operations, projections, soak, writes
+from benchmarks import audit, encoding, follower, inserts, lists, operations, projections, soak, writes
 
 BENCHMARKS = {
     "writes": writes.run, "projections": projections.run, "audit": audit.run, "operations": operations.run,
-    "lists": lists.run, "soak": soak.run, "encoding": encoding.run, "inserts": inserts.run,
+    "lists": lists.run, "soak": soak.run, "encoding": encoding.run, "inserts": inserts.run, "follower": follower.run,
 }
 
 
