@@ -82,11 +82,17 @@ class LedgerTranscoder(JSONTranscoder):
         """`value` with its typed values as their typed objects, for orjson to write."""
         kind = type(value)
         if kind is dict:
-            ready = self._ready
-            return {key: item if type(item) in _PLAIN else ready(item) for key, item in value.items()}
+            for item in value.values():
+                if type(item) not in _PLAIN:
+                    ready = self._ready
+                    return {key: item if type(item) in _PLAIN else ready(item) for key, item in value.items()}
+            return value  # plain already (legs, posted_by): orjson writes it as it is
         if kind is list:
-            ready = self._ready
-            return [item if type(item) in _PLAIN else ready(item) for item in value]
+            for item in value:
+                if type(item) not in _PLAIN:
+                    ready = self._ready
+                    return [item if type(item) in _PLAIN else ready(item) for item in value]
+            return value
         writer = self._writers.get(kind)
         if writer is not None:
             return writer(value)
