@@ -70,11 +70,31 @@ def test_a_batch_with_one_taken_version_stores_nothing(ledger: HourLedger) -> No
     assert ledger.recorder.max_notification_id() == head
 
 
-def test_the_librarys_listeners_are_notified(ledger: HourLedger, schema: PostgresSchema) -> None:
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as listener:
-        listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(ledger.recorder.channel_name)))
-        insert_stored_events(ledger.recorder, events(1))
-        heard = list(listener.notifies(timeout=10, stop_after=1))
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A database of its own: NOTIFY channels are per database, and other tests' ledgers in
+    other schemas of the shared one notify on the same channel name."""
+    require_postgres()
+    name = f"test_{uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_the_librarys_listeners_are_notified(database: str) -> None:
+    ledger = HourLedger(env=persistence_env(database))
+    try:
+        with psycopg.connect(database, autocommit=True) as listener:
+            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(ledger.recorder.channel_name)))
+            assert list(listener.notifies(timeout=0.2)) == []  # nobody else writes here
+            insert_stored_events(ledger.recorder, events(1))
+            heard = list(listener.notifies(timeout=10, stop_after=1))
+    finally:
+        ledger.close()
     assert [n.channel for n in heard] == [ledger.recorder.channel_name]
 
 
