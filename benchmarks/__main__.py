@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import audit, common, lists, operations, projections, record, soak, writes
+from benchmarks import audit, common, encoding, follower, inserts, lists, operations, projections, record, soak, writes
 
 BENCHMARKS = {
     "writes": writes.run, "projections": projections.run, "audit": audit.run, "operations": operations.run,
-    "lists": lists.run, "soak": soak.run,
+    "lists": lists.run, "soak": soak.run, "encoding": encoding.run, "inserts": inserts.run, "follower": follower.run,
 }
 
 

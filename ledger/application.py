@@ -27,6 +27,7 @@ from ledger.api_keys import ApiKeys
 from ledger.certificate import Certificate, certificate_id, new_certificate_code
 from ledger.commands import Command
 from ledger.config import LedgerSettings
+from ledger.encoding import construct_transcoder
 from ledger.errors import (
     ForbiddenError,
     LedgerError,
@@ -121,6 +122,8 @@ class HourLedger(Application[UUID]):
         ExchangePoint: 100,
         CommunityPool: 100,
     }
+    # eventsourcing's JSON, byte for byte, written and read by orjson (ledger/encoding.py).
+    construct_transcoder = construct_transcoder
 
     def __init__(
         self,

@@ -5,20 +5,15 @@ Two applications on one store stand for two server processes: each caches what i
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from datetime import timedelta
 
-import psycopg
 import pytest
 
 from ledger.application import HourLedger
 from ledger.errors import OverlappingServiceError, StarLevelTooLowError
-from ledger.persistence import persistence_env
 from ledger.vocabulary import NATIONAL_THRESHOLDS_MINUTES
 from tests.support.builders import DAY_ONE, AppWorld, item, redemption, reversal, service
-from tests.conftest import POSTGRES_URL, fresh_store
 
 
 @pytest.fixture
@@ -87,43 +82,3 @@ def test_the_same_new_id_posted_by_two_processes_is_recorded_once(ledger, other)
     assert [a.created for a in answers] == [True, False]
     assert other.balance(volunteer.id).earned_minutes == ledger.balance(volunteer.id).earned_minutes == 45
 
-
-@pytest.fixture
-def postgres_ledger(tmp_path) -> Iterator[HourLedger]:
-    with fresh_store("postgres", tmp_path) as url:
-        app = HourLedger(env=persistence_env(url))
-        yield app
-        app.close()
-
-
-@pytest.mark.postgres
-def test_a_save_takes_the_events_table_lock_so_the_log_keeps_commit_order(postgres_ledger):
-    """One round trip per save, and still the library's lock: while another session holds the
-    events table locked, a posting waits for it (a follower reading to the head never passes
-    a row that commits later with a lower id)."""
-    world = AppWorld(postgres_ledger)
-    organization = world.organization()
-    volunteer = world.volunteer(organization)
-    recorder = postgres_ledger.recorder
-    table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as holder, ThreadPoolExecutor(1) as pool:
-        with holder.transaction():
-            holder.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
-            posting = pool.submit(world.post, service(volunteer, organization, 30, start=DAY_ONE))
-            wait_until(lambda: waiting_for_lock(holder, table))
-            assert not posting.done()
-        assert posting.result(timeout=10).created
-
-
-def waiting_for_lock(conn: psycopg.Connection, table: str) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted", (table,)
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
