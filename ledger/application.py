@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Transcoder
 
 from ledger.actors import Actor
 from ledger.api_keys import ApiKeys
@@ -46,6 +46,7 @@ from ledger.organization import Organization
 from ledger.persistence import check_reachable, event_position, persistence_env, stored_ids
 from ledger.pool import POOL_ID, CommunityPool
 from ledger.posting import Posting, regions_involved
+from ledger.service_periods import ServicePeriodsAsText
 from ledger.regions import check_region_code
 from ledger.store_health import StoreHealth
 from ledger.timebank import TimebankAccount
@@ -151,6 +152,11 @@ class HourLedger(Application[UUID]):
         # its probe (`store_health.watch()`), and then refuses work at once while it is down.
         self.store_health = StoreHealth(self.env, [self.recorder, getattr(self.snapshots, "recorder", None)])
         self.keys = ApiKeys(self._run, self._find, self.get_exchange_point, settings.key_cache_seconds)
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        """eventsourcing's hook: the library's transcodings and the ledger's own."""
+        super().register_transcodings(transcoder)
+        transcoder.register(ServicePeriodsAsText())
 
     def close(self) -> None:
         self.store_health.stop()

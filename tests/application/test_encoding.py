@@ -27,20 +27,22 @@ from ledger.config import LedgerSettings
 from ledger.demo import load_demo
 from ledger.encoding import LedgerTranscoder
 from ledger.transaction import Transaction
+from ledger.service_periods import ServicePeriodsAsText
 from ledger.vocabulary import Book, TransactionType
 from ledger.volunteer import Volunteer
 
 
 def library_transcoder() -> JSONTranscoder:
+    """eventsourcing's own, with the transcodings HourLedger registers."""
     transcoder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), ServicePeriodsAsText()):
         transcoder.register(transcoding)
     return transcoder
 
 
 def ledger_transcoder() -> LedgerTranscoder:
     transcoder = LedgerTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), ServicePeriodsAsText()):
         transcoder.register(transcoding)
     return transcoder
 
