@@ -131,7 +131,8 @@ class SequenceWorld:
         finally:
             ledger.close()
         self.copies = 0
-        self.current: tuple[HourLedger, TestClient] | None = None
+        self.current: tuple[HourLedger, TestClient, Path] | None = None
+        self.open()  # the copy that serves the document
 
     def open(self) -> None:
         self.copies += 1
@@ -141,13 +142,14 @@ class SequenceWorld:
         ledger = HourLedger(env=persistence_env(f"sqlite:///{copy}"))
         client = TestClient(create_app(ledger, limit_rates=False), raise_server_exceptions=False)
         client.__enter__()  # the copy's lifespan: its followers
-        self.current = (ledger, client)
+        self.current = (ledger, client, copy)
 
     def close(self) -> None:
         if self.current is not None:
-            ledger, client = self.current
+            ledger, client, copy = self.current
             client.__exit__(None, None, None)
             ledger.close()
+            copy.unlink()
             self.current = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -156,8 +158,6 @@ class SequenceWorld:
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
-        if self.current is None:
-            self.open()  # loading the document, before the first sequence
         assert self.current is not None
         await self.current[1].app(scope, receive, send)
 
