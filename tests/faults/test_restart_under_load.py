@@ -242,10 +242,18 @@ def test_the_follower_process_outlives_a_database_restart(tmp_path: Path) -> Non
         for _ in range(20):
             post_retrying(ledger, service(person, org, 30))
 
-        def caught_up_to(head: int) -> Any:
+        def caught_up_to(head: int, within: float = 60) -> Any:
+            """Every read model of the follower at `head` (its lines: "balances@1 position 42 …")."""
+            deadline = time.monotonic() + within
+            positions: dict[str, int] = {}
+
             def reached(line: str) -> bool:
-                found = re.search(r" position (\d+)", line)
-                return found is not None and int(found.group(1)) >= head
+                # The follower writes a line per batch, and its errors: bounded as a whole.
+                assert time.monotonic() < deadline, f"the follower did not reach {head}:\n" + "\n".join(follower.seen)
+                found = re.match(r"(\w+)@\d+ position (\d+)", line)
+                if found is not None:
+                    positions[found.group(1)] = int(found.group(2))
+                return set(positions) == {"balances", "stats"} and min(positions.values()) >= head
 
             return reached
 
