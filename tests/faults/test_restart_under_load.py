@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -140,14 +141,25 @@ def followers_caught_up(http: httpx.Client) -> bool:
     return all((checks.get(name) or {}).get("lag") == 0 for name in ("read_models", "lists", "audit_tree"))
 
 
+@pytest.fixture
+def cluster() -> Iterator[PrivateCluster]:
+    """A private cluster, destroyed however the test ends."""
+    made = PrivateCluster()
+    try:
+        yield made
+    finally:
+        made.destroy()
+
+
 def audit(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOUR_LEDGER_DATABASE_URL": url}
     return subprocess.run([*hour_ledger(), "audit", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
-def test_the_database_restarted_under_load_loses_nothing_and_answers_503_meanwhile(mode: str, tmp_path: Path) -> None:
-    cluster = PrivateCluster()
+def test_the_database_restarted_under_load_loses_nothing_and_answers_503_meanwhile(
+    mode: str, tmp_path: Path, cluster: PrivateCluster
+) -> None:
     server = None
     try:
         server = Server(cluster.url, tmp_path)
@@ -203,15 +215,12 @@ def test_the_database_restarted_under_load_loses_nothing_and_answers_503_meanwhi
     finally:
         if server is not None:
             server.stop()
-    try:
-        # The books equal a replay of the events, and the audit tree verifies.
-        replayed = audit("replay", url=cluster.url, cwd=tmp_path)
-        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-        verified = audit("verify", url=cluster.url, cwd=tmp_path)
-        assert verified.returncode == 0, verified.stdout + verified.stderr
-        assert_followed_equals_a_rebuild(cluster.url)
-    finally:
-        cluster.destroy()
+    # The books equal a replay of the events, and the audit tree verifies.
+    replayed = audit("replay", url=cluster.url, cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    verified = audit("verify", url=cluster.url, cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert_followed_equals_a_rebuild(cluster.url)
 
 
 def post_retrying(ledger: Any, command: Any) -> None:
@@ -229,12 +238,11 @@ def post_retrying(ledger: Any, command: Any) -> None:
             time.sleep(0.1)  # a writer's back-off between retries
 
 
-def test_the_follower_process_outlives_a_database_restart(tmp_path: Path) -> None:
+def test_the_follower_process_outlives_a_database_restart(tmp_path: Path, cluster: PrivateCluster) -> None:
     from ledger.actors import SYSTEM
     from tests.builders import service
     from tests.projections.test_operations import Follower
 
-    cluster = PrivateCluster()
     ledger = HourLedger(env=persistence_env(cluster.url))
     try:
         org = ledger.register_organization(SYSTEM, "盱眙县志愿服务队", "320830").aggregate
@@ -285,9 +293,6 @@ def test_the_follower_process_outlives_a_database_restart(tmp_path: Path) -> Non
             tree.stop()
     finally:
         ledger.close()
-    try:
-        replayed = audit("replay", url=cluster.url, cwd=tmp_path)
-        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-        assert_followed_equals_a_rebuild(cluster.url)
-    finally:
-        cluster.destroy()
+    replayed = audit("replay", url=cluster.url, cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert_followed_equals_a_rebuild(cluster.url)
