@@ -318,6 +318,16 @@ class ApiKeyOut(BaseModel):
     secret: str | None = None
 
 
+class MeOut(BaseModel):
+    """The key a request is made with."""
+
+    key_id: UUID | None
+    name: str | None
+    role: Role
+    region_code: str | None
+    exchange_point_id: UUID | None
+
+
 class ApiKeyListed(BaseModel):
     """A key in the admin's list: never its secret."""
 
@@ -435,6 +445,40 @@ class InclusionProofOut(BaseModel):
     tree_size: int
     leaf_hash: str
     hashes: list[str]
+
+
+class CertificateProof(InclusionProofOut):
+    checkpoint: str
+
+
+class CertificateOrganization(BaseModel):
+    id: UUID
+    name: str
+    service_minutes: int
+
+
+class CertificateOut(BaseModel):
+    """A certificate and the proof of its issuing event in a signed checkpoint: the issued copy
+    carries the event's `record`; the public one (the name masked) `genuine` and
+    `reversed_since`."""
+
+    code: str
+    volunteer_id: UUID
+    volunteer_name: str
+    period_from: date
+    period_to: date
+    service_minutes: int
+    record_count: int
+    categories: list[str]
+    organizations: list[CertificateOrganization]
+    star_level: int
+    issued_at: str
+    issued_by: PostedBy
+    position: int
+    proof: CertificateProof
+    record: dict[str, Any] | None = None
+    genuine: bool | None = None
+    reversed_since: bool | None = None
 
 
 class ConsistencyProofOut(BaseModel):

@@ -81,6 +81,7 @@ THINGS: dict[str, Text] = {
     "region": Text("region", "地区"),
     "read models": Text("read models", "读模型"),
     "audit tree": Text("audit tree", "审计树"),
+    "lists": Text("lists", "列表"),
 }
 
 # Request fields by name, for Chinese details: "分钟数（minutes）：须为整数".

@@ -41,15 +41,15 @@ def checkpoint_view(checkpoint: StoredCheckpoint) -> dict[str, Any]:
     }
 
 
-def answer(call: Any) -> Any:
+def answer(call: Any, fields: dict[str, str] | None = None) -> Any:
     """The audit's refusals as the API's problems: no leaf is a 404, a size or range that does
-    not exist a 422."""
+    not exist a 422, about `tree_size` unless `fields` names the parameter for that message."""
     try:
         return call()
     except NotInTreeError as error:
         raise NotFoundError(error.message, **error.params) from None
     except AuditError as error:
-        raise ValidationError("tree_size", error.message, **error.params) from None
+        raise ValidationError((fields or {}).get(error.message, "tree_size"), error.message, **error.params) from None
 
 
 @router.get(
@@ -124,7 +124,9 @@ def consistency_proof(
 ) -> Any:
     """The RFC 9162 consistency proof between the trees of `from` and `to` leaves."""
     auditor(actor)
-    hashes = answer(lambda: audit_of(request).consistency_proof(from_, to))
+    hashes = answer(
+        lambda: audit_of(request).consistency_proof(from_, to), {"audit_range": "from", "audit_size_beyond": "to"}
+    )
     return {"from": from_, "to": to, "hashes": [b64(h) for h in hashes]}
 
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import ActorDep, LedgerDep
 from api.routes import problems
 from api.routes.audit import answer, audit_of
-from api.schemas import CertificateIn
+from api.schemas import CertificateIn, CertificateOut
 from ledger.application import HourLedger
 from ledger.certificate import Certificate, mask_name, read_certificate_code
 from ledger.errors import NotFoundError
@@ -59,7 +59,10 @@ def certificate_document(ledger: HourLedger, audit: AuditLog, certificate: Certi
     return document
 
 
-@router.post("/v1/volunteers/{volunteer_id}/certificates", status_code=201, responses=problems(404), operation_id="issueCertificate")
+@router.post(
+    "/v1/volunteers/{volunteer_id}/certificates", status_code=201, response_model=CertificateOut,
+    response_model_exclude_unset=True, responses=problems(404), operation_id="issueCertificate",
+)
 def issue_certificate(
     request: Request,
     volunteer_id: UUID,
@@ -85,7 +88,10 @@ def find(ledger: HourLedger, code: str) -> Certificate:
     return certificate
 
 
-@router.get("/v1/certificates/{code}", responses=problems(404), operation_id="getCertificate")
+@router.get(
+    "/v1/certificates/{code}", response_model=CertificateOut, response_model_exclude_unset=True,
+    responses=problems(404), operation_id="getCertificate",
+)
 def get_certificate(request: Request, code: str, ledger: LedgerDep) -> Any:
     """Public: anyone holding the code may check it; the name is masked."""
     return certificate_document(ledger, audit_of(request), find(ledger, code), public=True)

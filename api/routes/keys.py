@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from api import views
 from api.auth import ActorDep, LedgerDep
 from api.routes import problems
-from api.schemas import ApiKeyIn, ApiKeyOut
+from api.schemas import ApiKeyIn, ApiKeyOut, MeOut
 
 router = APIRouter(prefix="/v1", tags=["api keys"])
 
@@ -24,7 +24,7 @@ def issue_api_key(body: ApiKeyIn, actor: ActorDep, ledger: LedgerDep) -> Any:
     return views.api_key(key, secret)
 
 
-@router.get("/me", responses=problems(), operation_id="getMe")
+@router.get("/me", response_model=MeOut, responses=problems(), operation_id="getMe")
 def who_am_i(actor: ActorDep) -> Any:
     """The key the request is made with: its role and scope (what the console shows)."""
     return {

@@ -1,7 +1,7 @@
 """For those who run the service: readiness (`/readyz`) and Prometheus metrics (`/metrics`).
 `/healthz`, liveness, is in `api/app.py`: it asks nothing of the database.
 
-Ready means: the database answers, and the read models and the audit tree are at most
+Ready means: the database answers, and the read models, the lists and the audit tree are at most
 `HOUR_LEDGER_READY_MAX_LAG` events behind the log (measured from the positions stored in the
 database, so it holds wherever the followers run: `serve --workers N`, `--no-projections`
 beside `hour-ledger projections follow`), and, in a process meant to run the followers, that
@@ -34,29 +34,33 @@ class ReadinessOut(BaseModel):
     database: str
     head_position: int | None
     read_models: Progress
+    lists: Progress
     audit_tree: Progress
     max_lag: int
 
 
 def check(app_state: Any, language: Language) -> tuple[list[str], dict[str, Any]]:
     """(reasons not to be ready, in `language`; what was measured)."""
-    ledger, read_models, audit = app_state.ledger, app_state.read_models, app_state.audit
+    ledger, read_models, lists, audit = app_state.ledger, app_state.read_models, app_state.lists, app_state.audit
     follows_here = bool(getattr(app_state, "follows", False))
     max_lag = ledger.settings.ready_max_lag
     found: dict[str, Any] = {
         "database": "ok", "head_position": None, "max_lag": max_lag,
         "read_models": {"position": None, "lag": None, "following_here": read_models.following},
+        "lists": {"position": None, "lag": None, "following_here": lists.following},
         "audit_tree": {"position": None, "lag": None, "following_here": audit.following},
     }
     reasons = []
     try:
         head = ledger.head_position()
-        positions = {"read_models": read_models.position(), "audit_tree": audit.stored_progress()[1]}
+        positions = {
+            "read_models": read_models.position(), "lists": lists.position(), "audit_tree": audit.stored_progress()[1],
+        }
     except Exception:  # noqa: BLE001 - whatever the store raised, it did not answer
         found["database"] = "unavailable"
         return [render("not_ready_database", {}, language)], found
     found["head_position"] = head
-    for name, what in (("read_models", "read models"), ("audit_tree", "audit tree")):
+    for name, what in (("read_models", "read models"), ("lists", "lists"), ("audit_tree", "audit tree")):
         lag = max(0, head - positions[name])
         found[name].update(position=positions[name], lag=lag)
         if follows_here and not found[name]["following_here"]:
@@ -71,7 +75,7 @@ def check(app_state: Any, language: Language) -> tuple[list[str], dict[str, Any]
 )
 async def readiness(request: Request) -> Any:
     """Readiness for a load balancer or an orchestrator: 200 `{"status": "ready", …}` when the
-    database answers and the read models and audit tree keep up with the log (at most
+    database answers and the read models, the lists and the audit tree keep up with the log (at most
     `HOUR_LEDGER_READY_MAX_LAG` events behind, their followers running where they should);
     else 503 `unavailable`, the reasons in `detail` and the measurements in `checks`. No key."""
     language = request_language(request)

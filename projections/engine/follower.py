@@ -122,9 +122,12 @@ class Follower:
                 try:
                     position = runner.run()
                 except Exception as error:
+                    # The next attempt starts from the positions the store kept, not from this
+                    # runner's: a server crash loses the last commits (the read models commit
+                    # without waiting for the disk), rows and positions together.
+                    self._runner = None
                     # A rebuild switched generations (the old tables may be gone): follow the new.
                     if isinstance(error, GenerationChanged) or self.store.moved(runner.generation):
-                        self._runner = None
                         continue
                     raise
                 self.advance(position)

@@ -1,6 +1,6 @@
 """Operating the service: `/readyz` answers 503 with the reason while the database is down,
-while this process's follower is stopped, or while the read models or the audit tree are more
-than HOUR_LEDGER_READY_MAX_LAG events behind, and 200 again once that is over; `/metrics`
+while one of this process's followers is stopped, or while the read models, the lists or the
+audit tree are more than HOUR_LEDGER_READY_MAX_LAG events behind, and 200 again once that is over; `/metrics`
 counts requests, latencies and postings by type and shows the lag and the tree's size; the
 access log writes one JSON line per request, with no secret and no ID number. Both stores
 (the database going away: PostgreSQL)."""
@@ -23,6 +23,7 @@ from ledger.application import HourLedger
 from ledger.persistence import persistence_env
 from projections import ReadModels
 from projections.audit.log import AuditLog
+from projections.lists import Lists
 from tests.conftest import fresh_store
 from tests.support.api_client import (
     Api,
@@ -95,6 +96,7 @@ def test_ready_while_the_followers_keep_up_and_not_while_one_is_stopped(followin
     ready = following.ready().json()
     assert ready["status"] == "ready" and ready["database"] == "ok"
     assert ready["read_models"]["following_here"] and ready["audit_tree"]["following_here"]
+    assert ready["lists"]["following_here"] and ready["lists"]["lag"] <= ready["max_lag"]
     assert ready["head_position"] >= 4
 
     following.app.state.read_models.stop()
@@ -114,6 +116,13 @@ def test_ready_while_the_followers_keep_up_and_not_while_one_is_stopped(followin
     following.app.state.audit.start()
     eventually(lambda: following.ready().status_code == 200, "ready again")
 
+    following.app.state.lists.stop()
+    body = assert_problem(following.ready(), 503, "unavailable")
+    assert "lists" in body["detail"] and "not running" in body["detail"] and not body["checks"]["lists"]["following_here"]
+    assert "列表" in assert_problem(following.client.get("/readyz", headers={"Accept-Language": "zh-CN"}), 503, "unavailable")["detail"]
+    following.app.state.lists.start()
+    eventually(lambda: following.ready().status_code == 200, "ready again")
+
 
 def test_a_process_that_leaves_following_to_another_is_ready_while_the_lag_is_small(store_url: str) -> None:
     # As `serve --no-projections` beside `hour-ledger projections follow`: lag is read from the
@@ -124,19 +133,22 @@ def test_a_process_that_leaves_following_to_another_is_ready_while_the_lag_is_sm
             assert served.ready().status_code == 200
             a_little_world(served)  # 4 events (the key, an organisation, a volunteer, an account)
             body = assert_problem(served.ready(), 503, "unavailable")
-            assert "read models" in body["detail"] and "audit tree" in body["detail"], body
-            assert body["checks"]["read_models"]["lag"] > 3
+            assert all(what in body["detail"] for what in ("read models", "lists", "audit tree")), body
+            assert body["checks"]["read_models"]["lag"] > 3 and body["checks"]["lists"]["lag"] > 3
 
             elsewhere = HourLedger(env=persistence_env(store_url))
             try:
                 ReadModels(elsewhere).catch_up()
                 assert "read models" not in assert_problem(served.ready(), 503, "unavailable")["detail"]
                 AuditLog(elsewhere).catch_up()
+                body = assert_problem(served.ready(), 503, "unavailable")  # the lists alone are behind
+                assert body["detail"].startswith("the lists are") and body["checks"]["lists"]["lag"] > 3, body
+                Lists(elsewhere).catch_up()
             finally:
                 elsewhere.close()
             answer = served.ready()
             assert answer.status_code == 200, answer.text
-            assert answer.json()["read_models"]["lag"] == answer.json()["audit_tree"]["lag"] == 0
+            assert answer.json()["read_models"]["lag"] == answer.json()["lists"]["lag"] == answer.json()["audit_tree"]["lag"] == 0
     finally:
         served.ledger.close()
 

@@ -60,8 +60,8 @@ def test_auditors_sign_list_and_prove(api: Api, world: World) -> None:
     assert by_default["tree_size"] == second["tree_size"]
 
     assert_problem(auditor.get("/v1/audit/proofs/inclusion", params={"position": 10**9}), 404, "not_found")
-    assert_problem(auditor.get("/v1/audit/proofs/consistency", params={"from": 5, "to": 10**9}), 422, "validation_error")
-    assert_problem(auditor.get("/v1/audit/proofs/consistency", params={"from": 9, "to": 5}), 422, "validation_error")
+    assert_problem(auditor.get("/v1/audit/proofs/consistency", params={"from": 5, "to": 10**9}), 422, "validation_error", "to")
+    assert_problem(auditor.get("/v1/audit/proofs/consistency", params={"from": 9, "to": 5}), 422, "validation_error", "from")
 
 
 def test_the_log_pages_through_every_leaf_with_its_record(api: Api, world: World) -> None:

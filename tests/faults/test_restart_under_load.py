@@ -4,8 +4,11 @@
 exchange points do: each transaction id is retried until the ledger answers it for good. The
 cluster is stopped (fast, then immediate), kept down 5 s, and started again. Afterwards every
 acknowledged posting is stored exactly once, the books equal a replay of the events, the audit
-tree verifies; while the database was down the service answered 503 `unavailable` (never a
-500, never a hang past the bound), and it took work again within 2 s of the database's return.
+tree verifies, and the read models, the lists and the audit tree the service's followers wrote
+equal a rebuild from the log; while the database was down the service answered 503
+`unavailable` (never a 500, never a hang past the bound), and it took work again within 2 s of
+the database's return. The same for a follower process (and followers in the writer's
+process) living through a restart by themselves.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,6 +29,12 @@ from typing import Any
 import httpx
 import pytest
 
+from ledger.application import HourLedger
+from ledger.persistence import persistence_env
+from projections import ReadModels
+from projections.audit import merkle
+from projections.audit.log import AuditLog, leaf_of_row
+from projections.lists import Lists
 from tests.faults.cluster import PrivateCluster
 from tests.support.api_client import As, organization, volunteer
 from tests.support.follower import Follower
@@ -94,14 +104,63 @@ def client(base: str, secret: str, person: str, org: str, stop: threading.Event,
             n += 1
 
 
+def tree_from_the_log(audit: AuditLog, head: int) -> tuple[int, bytes]:
+    """(size, root) of the audit tree built afresh from every stored event, in log order."""
+    frontier = merkle.Frontier()
+    after = 0
+    while page := audit.store.events(after, head, 5_000):
+        for row in page:
+            frontier.append(leaf_of_row(*row)[1])
+        after = page[-1][0]
+    return frontier.size, frontier.root()
+
+
+def assert_followed_equals_a_rebuild(url: str) -> None:
+    """The read models, the lists and the audit tree as the followers left them (at the head
+    of the log) equal what a rebuild from the log gives."""
+    ledger = HourLedger(env=persistence_env(url))
+    try:
+        head = ledger.head_position()
+        models, lists, audit = ReadModels(ledger), Lists(ledger), AuditLog(ledger)
+        assert models.position() == lists.position() == audit.stored_progress()[1] == head
+        followed = models.dump()
+        assert models.rebuild() == head
+        assert models.dump() == followed
+        followed = lists.store.every_row()
+        assert lists.rebuild() == head
+        assert lists.store.every_row() == followed
+        size = audit.stored_progress()[0]
+        assert (size, audit.root_at(size)) == tree_from_the_log(audit, head)
+    finally:
+        ledger.close()
+
+
+def followers_caught_up(http: httpx.Client) -> bool:
+    """The service's read models, lists and audit tree have processed the whole log."""
+    answer = http.get("/readyz")
+    checks = answer.json() if answer.status_code == 200 else answer.json().get("checks", {})
+    return all((checks.get(name) or {}).get("lag") == 0 for name in ("read_models", "lists", "audit_tree"))
+
+
+@pytest.fixture
+def cluster() -> Iterator[PrivateCluster]:
+    """A private cluster, destroyed however the test ends."""
+    made = PrivateCluster()
+    try:
+        yield made
+    finally:
+        made.destroy()
+
+
 def audit(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOUR_LEDGER_DATABASE_URL": url}
     return subprocess.run([*hour_ledger(), "audit", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
-def test_the_database_restarted_under_load_loses_nothing_and_answers_503_meanwhile(mode: str, tmp_path: Path) -> None:
-    cluster = PrivateCluster()
+def test_the_database_restarted_under_load_loses_nothing_and_answers_503_meanwhile(
+    mode: str, tmp_path: Path, cluster: PrivateCluster
+) -> None:
     server = None
     try:
         server = Server(cluster.url, tmp_path)
@@ -150,17 +209,19 @@ def test_the_database_restarted_under_load_loses_nothing_and_answers_503_meanwhi
             assert sorted(recorded) == sorted(ids), person
             balance = admin.get(f"/v1/volunteers/{person}/balance").json()
             assert balance["service"]["earned_minutes"] == 30 * len(ids)
+        deadline = time.monotonic() + 60
+        while not followers_caught_up(admin.client):
+            assert time.monotonic() < deadline, admin.client.get("/readyz").text
+            time.sleep(0.1)
     finally:
         if server is not None:
             server.stop()
-    try:
-        # The books equal a replay of the events, and the audit tree verifies.
-        replayed = audit("replay", url=cluster.url, cwd=tmp_path)
-        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-        verified = audit("verify", url=cluster.url, cwd=tmp_path)
-        assert verified.returncode == 0, verified.stdout + verified.stderr
-    finally:
-        cluster.destroy()
+    # The books equal a replay of the events, and the audit tree verifies.
+    replayed = audit("replay", url=cluster.url, cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    verified = audit("verify", url=cluster.url, cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert_followed_equals_a_rebuild(cluster.url)
 
 
 def post_retrying(ledger: Any, command: Any) -> None:
@@ -178,13 +239,10 @@ def post_retrying(ledger: Any, command: Any) -> None:
             time.sleep(0.1)  # a writer's back-off between retries
 
 
-def test_the_follower_process_outlives_a_database_restart(tmp_path: Path) -> None:
+def test_the_follower_process_outlives_a_database_restart(tmp_path: Path, cluster: PrivateCluster) -> None:
     from ledger.actors import SYSTEM
-    from ledger.application import HourLedger
-    from ledger.persistence import persistence_env
     from tests.support.builders import service
 
-    cluster = PrivateCluster()
     ledger = HourLedger(env=persistence_env(cluster.url))
     try:
         org = ledger.register_organization(SYSTEM, "盱眙县志愿服务队", "320830").aggregate
@@ -192,26 +250,49 @@ def test_the_follower_process_outlives_a_database_restart(tmp_path: Path) -> Non
         for _ in range(20):
             post_retrying(ledger, service(person, org, 30))
 
-        def caught_up_to(head: int) -> Any:
+        def caught_up_to(head: int, within: float = 60) -> Any:
+            """Every read model of the follower at `head` (its lines: "balances@1 position 42 …")."""
+            deadline = time.monotonic() + within
+            positions: dict[str, int] = {}
+
             def reached(line: str) -> bool:
-                found = re.search(r" position (\d+)", line)
-                return found is not None and int(found.group(1)) >= head
+                # The follower writes a line per batch, and its errors: bounded as a whole.
+                assert time.monotonic() < deadline, f"the follower did not reach {head}:\n" + "\n".join(follower.seen)
+                found = re.match(r"(\w+)@\d+ position (\d+)", line)
+                if found is not None:
+                    positions[found.group(1)] = int(found.group(2))
+                return set(positions) == {"balances", "stats"} and min(positions.values()) >= head
 
             return reached
 
-        with Follower(cluster.url) as follower:
-            follower.expect(caught_up_to(ledger.head_position()))
-            cluster.stop("immediate")
-            time.sleep(DOWN_SECONDS)  # the outage itself
-            cluster.start()
-            for _ in range(20):
-                post_retrying(ledger, service(person, org, 30))
-            follower.expect(caught_up_to(ledger.head_position()), timeout=60)
-            assert follower.process.poll() is None  # it kept following, nobody restarted it
+        # The read models follow in a process of their own; the lists and the audit tree in
+        # this (the writer's) process, as `serve --no-projections` beside `projections follow`
+        # would not have them: each kind of follower lives through the restart.
+        lists, tree = Lists(ledger), AuditLog(ledger)
+        lists.start()
+        tree.start()
+        try:
+            with Follower(cluster.url) as follower:
+                follower.expect(caught_up_to(ledger.head_position()))
+                cluster.stop("immediate")
+                time.sleep(DOWN_SECONDS)  # the outage itself
+                cluster.start()
+                for _ in range(20):
+                    post_retrying(ledger, service(person, org, 30))
+                head = ledger.head_position()
+                follower.expect(caught_up_to(head), timeout=60)
+                assert follower.process.poll() is None  # it kept following, nobody restarted it
+                assert lists.wait_for(head, 60)
+                deadline = time.monotonic() + 60
+                while tree.stored_progress()[1] < head:
+                    assert time.monotonic() < deadline, "the audit tree did not catch up"
+                    time.sleep(0.1)
+                assert lists.following and tree.following
+        finally:
+            lists.stop()
+            tree.stop()
     finally:
         ledger.close()
-    try:
-        replayed = audit("replay", url=cluster.url, cwd=tmp_path)
-        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    finally:
-        cluster.destroy()
+    replayed = audit("replay", url=cluster.url, cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert_followed_equals_a_rebuild(cluster.url)
