@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 SERVER = os.environ.get("HOUR_LEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-console = Console()
+# A table too wide for 80 columns stays readable when the output goes to a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 @contextmanager
@@ -50,10 +51,14 @@ def timed() -> Iterator[Timer]:
         timer.seconds = time.perf_counter() - started
 
 
-def report(title: str, rows: list[tuple[str, str, str]]) -> None:
+def report(title: str, rows: Sequence[tuple[str, ...]]) -> None:
+    """Rows of (measure, Hour Ledger, raw baseline), or of (measure, Hour Ledger, target, raw
+    baseline) for figures an issue set targets for."""
     table = Table(title=title, title_justify="left")
     table.add_column("measure")
     table.add_column("Hour Ledger", justify="right")
+    if rows and len(rows[0]) == 4:
+        table.add_column("target", justify="right")
     table.add_column("raw baseline", justify="right")
     for row in rows:
         table.add_row(*row)
