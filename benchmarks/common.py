@@ -85,8 +85,11 @@ def served(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[
 
 
 @contextmanager
-def served_process(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[httpx.Client, int]]:
-    """As `served`, with the server's process id (to read its memory)."""
+def served_process(
+    url: str, *args: str, env: dict[str, str] | None = None, secret: str | None = None
+) -> Iterator[tuple[httpx.Client, int]]:
+    """As `served`, with the server's process id (to read its memory); with `secret`, the
+    client holds that key instead."""
     port = free_port()
     environment = {**os.environ, **(env or {}), "HOUR_LEDGER_DATABASE_URL": url}
     server = subprocess.Popen(
@@ -106,10 +109,12 @@ def served_process(url: str, *args: str, env: dict[str, str] | None = None) -> I
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        secret = next((line.strip() for line in printed if line.startswith("hl_")), None)
+        secret = secret or next((line.strip() for line in printed if line.startswith("hl_")), None)
         if secret is None:  # keys exist already: make one
             out = subprocess.run([sys.executable, "-m", "api.cli", "api-keys", "create", "--role", "auditor", "--name", "bench"],
-                                 env=environment, check=True, capture_output=True, text=True)
+                                 env=environment, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"hour-ledger api-keys create: {out.stderr.strip()}")
             secret = out.stdout.strip().splitlines()[-1]
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
         yield client, server.pid

@@ -34,7 +34,7 @@ import psycopg
 
 from benchmarks.common import console, percentile, report, scratch_database, served_process
 from benchmarks.load import Load, generate, request
-from ledger.actors import SYSTEM
+from ledger.actors import SYSTEM, Role
 from ledger.application import HourLedger
 from ledger.commands import RecordService
 from ledger.persistence import persistence_env
@@ -134,15 +134,17 @@ def raw_transactions_in_threads(url: str, script: str) -> float:
 class World:
     organization: uuid.UUID
     volunteers: list[list[uuid.UUID]]  # each client's own
-    secret: str = ""  # the admin key the first server printed (later servers make an auditor's)
+    secret: str  # an admin key's
 
     @classmethod
     def registered(cls, ledger: HourLedger) -> World:
         org = ledger.register_organization(SYSTEM, "bench", "3208").aggregate.id
-        return cls(org, [
+        volunteers = [
             [ledger.register_volunteer(SYSTEM, f"v{c}.{i}", "320830", org).aggregate.id for i in range(VOLUNTEERS_PER_CLIENT)]
             for c in range(CLIENTS)
-        ])
+        ]
+        _, secret = ledger.issue_api_key(SYSTEM, Role.ADMIN, "bench")
+        return cls(org, volunteers, secret)
 
     def records(self, client: int, count: int, era: int) -> Iterator[dict[str, str]]:
         """`count` service records of the client's volunteers as JSON-ready bodies, an hour
@@ -234,9 +236,8 @@ def batch_postings(world: World, port: int, pid: int, secret: str, era: int) -> 
 
 def through_http(url: str, world: World, workers: int, era: int, batches: bool = True) -> tuple[Run, Run | None]:
     """Single postings, then (with `batches`) atomic batches, through one `hour-ledger serve`."""
-    with served_process(url, "--workers", str(workers)) as (http, pid):
-        world.secret = secret = world.secret or http.headers["Authorization"].removeprefix("Bearer ")
-        http.headers["Authorization"] = f"Bearer {secret}"
+    secret = world.secret
+    with served_process(url, "--workers", str(workers), secret=secret) as (http, pid):
         port = int(str(http.base_url).rstrip("/").rpartition(":")[2])
         deadline = time.monotonic() + 120
         while http.get("/readyz").status_code != 200 and time.monotonic() < deadline:
