@@ -5,7 +5,8 @@
   lock eventsourcing's recorder takes, and 1,000 rows per transaction (rows/s);
 - single postings (service records, each client its own volunteers, none overlapping)
   through `hour-ledger serve --workers 1` and `--workers 2` from 8 keep-alive clients:
-  postings/s, p50 / p99, the server's CPU per posting and the load generator's own CPU;
+  postings/s, p50 / p99, the server's CPU per posting and the load generator's own CPU (and
+  the same without the projection followers in the server, `--no-projections`);
 - atomic batches of 1,000 through the same servers: postings/s;
 - in process: postings/s for a volunteer with 3,000 service records and for a new one;
 - SQLite, the embedded default: single postings from 8 clients through `hour-ledger serve`.
@@ -234,10 +235,12 @@ def batch_postings(world: World, port: int, pid: int, secret: str, era: int) -> 
     return posted(port, pid, connections, BATCHES * BATCH)
 
 
-def through_http(url: str, world: World, workers: int, era: int, batches: bool = True) -> tuple[Run, Run | None]:
+def through_http(
+    url: str, world: World, workers: int, era: int, batches: bool = True, options: tuple[str, ...] = ()
+) -> tuple[Run, Run | None]:
     """Single postings, then (with `batches`) atomic batches, through one `hour-ledger serve`."""
     secret = world.secret
-    with served_process(url, "--workers", str(workers), secret=secret) as (http, pid):
+    with served_process(url, "--workers", str(workers), *options, secret=secret) as (http, pid):
         port = int(str(http.base_url).rstrip("/").rpartition(":")[2])
         deadline = time.monotonic() + 120
         while http.get("/readyz").status_code != 200 and time.monotonic() < deadline:
@@ -306,6 +309,8 @@ def run() -> None:
         ledger.close()
         one_worker = through_http(url, world, workers=1, era=0)
         two_workers = through_http(url, world, workers=2, era=1)
+        # What the followers in the server cost each posting: the same without them.
+        alone, _ = through_http(url, world, workers=1, era=2, batches=False, options=("--no-projections",))
         veteran, newcomer = with_history(url, world)
     sqlite = on_sqlite()
 
@@ -322,6 +327,9 @@ def run() -> None:
             ("  p50 / p99 per batch", batch.shown_latency(), "", ""),
         ]
     rows += [
+        ("single postings, --workers 1 --no-projections: postings/s", f"{alone.rate:,.0f}", "", ""),
+        ("  p50 / p99", alone.shown_latency(), "", ""),
+        ("  CPU", alone.shown_cpu(), "", ""),
         (f"in process, a volunteer with {HISTORY:,} records: postings/s", f"{veteran:,.0f}", "", ""),
         ("in process, a new volunteer: postings/s", f"{newcomer:,.0f}", "", ""),
         ("  the veteran against the newcomer", f"{veteran / newcomer:.0%}", GOAL_HISTORY, ""),
