@@ -39,7 +39,8 @@ async def post_transaction(body: TransactionIn, actor: ActorDep, ledger: LedgerD
     transfer, donation, grant, redemption, reversal). Its client-chosen `id` makes retries safe:
     the same body again answers 200 with the original; another body, 409
     `transaction_id_conflict`. The answer carries the transaction's `position` in the log."""
-    # The one trip to the thread pool: the store is asked there, never on the event loop.
+    # The posting's one trip to the thread pool (the key was checked on the event loop when
+    # this process knew it): the store is never asked on the event loop.
     result = await run_in_threadpool(ledger.post, actor, body.command())
     if result.created:
         request.app.state.metrics.posted(result.transaction.type)
