@@ -98,7 +98,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        ledger.watch_store()
+        ledger.store_health.watch()
         if follow_projections:
             read_models.start()
             audit.start(sign_every=ledger.settings.checkpoint_seconds)

@@ -5,12 +5,12 @@ finds the key behind a request and guards the read-only routes.
 
 The dependencies here are `async`: FastAPI runs a plain `def` dependency in its thread pool,
 a hop to another thread and back for each. A key this process has just authenticated is
-answered on the event loop (`HourLedger.remembered_actor`); only a look-up in the store goes
+answered on the event loop (`ApiKeys.remembered_actor`); only a look-up in the store goes
 to the pool."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
@@ -21,6 +21,8 @@ from ledger.actors import Actor, Role
 from ledger.application import HourLedger
 from ledger.errors import UnauthorizedError
 from ledger.messages import Thing
+from projections import ReadModels
+from projections.lists import Lists
 
 bearer = HTTPBearer(auto_error=False, description="An API key's secret: `Authorization: Bearer <secret>`")
 
@@ -38,23 +40,23 @@ async def current_actor(
     if credentials is None:
         raise UnauthorizedError("no_key")
     ledger: HourLedger = request.app.state.ledger
-    actor = ledger.remembered_actor(credentials.credentials)
+    actor = ledger.keys.remembered_actor(credentials.credentials)
     if actor is None:
-        actor = await run_in_threadpool(ledger.authenticate, credentials.credentials)
+        actor = await run_in_threadpool(ledger.keys.authenticate, credentials.credentials)
     return actor
 
 
-async def read_models_of(request: Request) -> Any:
+async def read_models_of(request: Request) -> ReadModels:
     return request.app.state.read_models
 
 
-async def lists_of(request: Request) -> Any:
+async def lists_of(request: Request) -> Lists:
     return request.app.state.lists
 
 
 LedgerDep = Annotated[HourLedger, Depends(ledger_of)]
-ReadModelsDep = Annotated[Any, Depends(read_models_of)]
-ListsDep = Annotated[Any, Depends(lists_of)]
+ReadModelsDep = Annotated[ReadModels, Depends(read_models_of)]
+ListsDep = Annotated[Lists, Depends(lists_of)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 

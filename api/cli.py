@@ -85,7 +85,7 @@ def serve(
     follow_here = projections and workers > 1
     settings = settings.with_(projections="in-process" if projections and not follow_here else "off")
     ledger = open_ledger(settings)
-    secret = ledger.bootstrap_admin_key()
+    secret = ledger.keys.bootstrap_admin()
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     out = Console()
     out.print(f"Hour Ledger on {displayable_url(settings.database_url)}", highlight=False)
@@ -141,7 +141,7 @@ def create_key(
     """Create an API key; the secret is the last line printed."""
     ledger = open_ledger()
     try:
-        key, secret = ledger.issue_api_key(SYSTEM, role, name, region_prefix=region, exchange_point_id=exchange_point)
+        key, secret = ledger.keys.issue(SYSTEM, role, name, region_prefix=region, exchange_point_id=exchange_point)
     except LedgerError as error:
         err.print(f"[red]hour-ledger:[/red] {error.detail}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -197,7 +197,7 @@ def revoke_key(key_id: Annotated[UUID, typer.Argument(help="The key's id (hour-l
     """Revoke an API key: refused at once from then on."""
     ledger = open_ledger()
     try:
-        key = ledger.revoke_api_key(SYSTEM, key_id)
+        key = ledger.keys.revoke(SYSTEM, key_id)
     except LedgerError as error:
         fail(error.detail)
     finally:

@@ -24,6 +24,7 @@ from ledger.vocabulary import (
     MAX_TEXT,
     SKU_PATTERN,
     STAR_LEVELS,
+    TransactionType,
 )
 
 
@@ -106,7 +107,7 @@ class TransactionBody(Body):
 
 
 class ServiceRecordIn(TransactionBody):
-    type: Literal["service_record"]
+    type: Literal[TransactionType.SERVICE_RECORD]
     volunteer_id: UUID
     organization_id: UUID
     category: ShortText
@@ -116,7 +117,7 @@ class ServiceRecordIn(TransactionBody):
 
 
 class TimebankDepositIn(TransactionBody):
-    type: Literal["timebank_deposit"]
+    type: Literal[TransactionType.TIMEBANK_DEPOSIT]
     volunteer_id: UUID
     organization_id: UUID
     minutes: Minutes
@@ -125,7 +126,7 @@ class TimebankDepositIn(TransactionBody):
 
 
 class TimebankWithdrawalIn(TransactionBody):
-    type: Literal["timebank_withdrawal"]
+    type: Literal[TransactionType.TIMEBANK_WITHDRAWAL]
     volunteer_id: UUID
     minutes: Minutes
     beneficiary_id: UUID | None = None
@@ -133,7 +134,7 @@ class TimebankWithdrawalIn(TransactionBody):
 
 
 class TimebankTransferIn(TransactionBody):
-    type: Literal["timebank_transfer"]
+    type: Literal[TransactionType.TIMEBANK_TRANSFER]
     from_volunteer_id: UUID
     to_volunteer_id: UUID
     minutes: Minutes
@@ -141,13 +142,13 @@ class TimebankTransferIn(TransactionBody):
 
 
 class TimebankDonationIn(TransactionBody):
-    type: Literal["timebank_donation"]
+    type: Literal[TransactionType.TIMEBANK_DONATION]
     volunteer_id: UUID
     minutes: Minutes
 
 
 class TimebankGrantIn(TransactionBody):
-    type: Literal["timebank_grant"]
+    type: Literal[TransactionType.TIMEBANK_GRANT]
     volunteer_id: UUID
     minutes: Minutes
     reason: Text
@@ -159,14 +160,14 @@ class RedemptionLineIn(Body):
 
 
 class RedemptionIn(TransactionBody):
-    type: Literal["redemption"]
+    type: Literal[TransactionType.REDEMPTION]
     exchange_point_id: UUID
     volunteer_id: UUID
     items: Annotated[list[RedemptionLineIn], Field(min_length=1, max_length=MAX_REDEMPTION_LINES)]
 
 
 class ReversalIn(TransactionBody):
-    type: Literal["reversal"]
+    type: Literal[TransactionType.REVERSAL]
     reverses: UUID
     reason: Text
 

@@ -4,7 +4,7 @@ instead of validating each view against the model and serialising it again: post
 service's hot path, and that round trip was a good part of its CPU per request.
 
 The models stay the routes' response models, for the OpenAPI document and for every other
-route; tests/test_transaction_json.py holds the bytes written here to the models' bytes."""
+route; tests/api/test_transaction_json.py holds the bytes written here to the models' bytes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What every benchmark needs: a scratch PostgreSQL database, a timer, and a report table."""
+"""What every benchmark needs: a scratch PostgreSQL database, a timer, and a report table
+(printed, and kept in `REPORTED` for `python -m benchmarks --record`)."""
 
 from __future__ import annotations
 
@@ -51,9 +52,15 @@ def timed() -> Iterator[Timer]:
         timer.seconds = time.perf_counter() - started
 
 
+# Every table `report` printed in this process, in order: what `--record` writes down.
+REPORTED: list[tuple[str, list[tuple[str, ...]]]] = []
+
+
 def report(title: str, rows: Sequence[tuple[str, ...]]) -> None:
-    """Rows of (measure, Hour Ledger, raw baseline), or of (measure, Hour Ledger, target, raw
+    """Prints a table of figures, each beside the raw baseline measured in the same run: rows
+    of (measure, Hour Ledger, raw baseline), or of (measure, Hour Ledger, target, raw
     baseline) for figures an issue set targets for."""
+    REPORTED.append((title, list(rows)))
     table = Table(title=title, title_justify="left")
     table.add_column("measure")
     table.add_column("Hour Ledger", justify="right")

@@ -144,7 +144,7 @@ class World:
             [ledger.register_volunteer(SYSTEM, f"v{c}.{i}", "320830", org).aggregate.id for i in range(VOLUNTEERS_PER_CLIENT)]
             for c in range(CLIENTS)
         ]
-        _, secret = ledger.issue_api_key(SYSTEM, Role.ADMIN, "bench")
+        _, secret = ledger.keys.issue(SYSTEM, Role.ADMIN, "bench")
         return cls(org, volunteers, secret)
 
     def records(self, client: int, count: int, era: int) -> Iterator[dict[str, str]]:

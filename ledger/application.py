@@ -10,7 +10,9 @@ import hmac
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -18,13 +20,14 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, PersistenceError
+from eventsourcing.persistence import IntegrityError
 
-from ledger.actors import SYSTEM, Actor, Role
-from ledger.api_key import REGISTRY_ID, ApiKey, ApiKeyRegistry, hash_secret, key_id_of, new_secret
+from ledger.actors import Actor
+from ledger.api_keys import ApiKeys
 from ledger.certificate import Certificate, certificate_id, new_certificate_code
 from ledger.commands import Command
 from ledger.config import LedgerSettings
+from ledger.encoding import construct_transcoder
 from ledger.errors import (
     ForbiddenError,
     LedgerError,
@@ -36,17 +39,19 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.exchange_point import ExchangePoint
+from ledger.group_commit import GroupCommit
+from ledger.immutable_state import ImmutableState
 from ledger.messages import Thing
 from ledger.organization import Organization
-from ledger.persistence import StoreWatch, check_reachable, event_position, persistence_env, stored_ids
+from ledger.persistence import check_reachable, event_position, persistence_env, stored_ids
 from ledger.pool import POOL_ID, CommunityPool
-from ledger.postgres_recorder import BoundedRetries
 from ledger.posting import Posting, regions_involved
 from ledger.regions import check_region_code
+from ledger.store_health import StoreHealth
 from ledger.timebank import TimebankAccount
 from ledger.transaction import Transaction, service_minutes_of
 from ledger.unit_of_work import UnitOfWork
-from ledger.vocabulary import EPOCH, MAX_MINUTES, MAX_NAME, MAX_SKU, MAX_STOCK, STAR_LEVELS
+from ledger.vocabulary import EPOCH, MAX_MINUTES, MAX_SKU, MAX_STOCK, STAR_LEVELS, check_name
 from ledger.volunteer import Volunteer
 
 T = TypeVar("T")
@@ -106,6 +111,10 @@ class Balance:
 
 
 class HourLedger(Application[UUID]):
+    """The use cases. Each may raise UnavailableError (the store is down or unreachable, or
+    writers contend past the retries: a 503) besides the domain errors its docstring names.
+    API keys are `keys` (ledger/api_keys.py); the store's watch is `store_health`."""
+
     name = "HourLedger"
     snapshotting_intervals = {
         Volunteer: 100,
@@ -113,6 +122,8 @@ class HourLedger(Application[UUID]):
         ExchangePoint: 100,
         CommunityPool: 100,
     }
+    # eventsourcing's JSON, byte for byte, written and read by orjson (ledger/encoding.py).
+    construct_transcoder = construct_transcoder
 
     def __init__(
         self,
@@ -134,27 +145,15 @@ class HourLedger(Application[UUID]):
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._saved_listeners: list[Callable[[int], None]] = []
+        self.group_commit = GroupCommit(self.recorder.insert_events)
         self._regions: LRUCache[UUID, str] = LRUCache(maxsize=100_000)
-        self._store_watch: StoreWatch | None = None
-        # How long this process trusts a key it has authenticated without asking the store
-        # again: a key revoked through it stops working at once, through another within this.
-        self.key_cache_seconds = self.settings.key_cache_seconds
-        # Key id → (secret hash, actor, revocations seen, when checked): see `remembered_actor`.
-        self._keys: dict[UUID, tuple[str, Actor, int, float]] = {}
-        self._revocations = 0
-
-    def watch_store(self) -> None:
-        """For long-running services: refuse work at once while the database is down."""
-        if self._store_watch is None:
-            watch = self._store_watch = StoreWatch(self.env)
-            watch.start()
-            for recorder in (self.recorder, getattr(self.snapshots, "recorder", None)):
-                if isinstance(recorder, BoundedRetries):
-                    recorder.watch_with(lambda: watch.down)
+        # Every store call goes through `store_health.guard`; a serving process also starts
+        # its probe (`store_health.watch()`), and then refuses work at once while it is down.
+        self.store_health = StoreHealth(self.env, [self.recorder, getattr(self.snapshots, "recorder", None)])
+        self.keys = ApiKeys(self._run, self._find, self.get_exchange_point, settings.key_cache_seconds)
 
     def close(self) -> None:
-        if self._store_watch is not None:
-            self._store_watch.stop()
+        self.store_health.stop()
         super().close()
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
@@ -180,6 +179,10 @@ class HourLedger(Application[UUID]):
     def register_organization(
         self, actor: Actor, name: str, region_code: str, id: UUID | None = None
     ) -> Registered:
+        """Registers an organisation; a repeated `id` with the same body answers the existing one.
+        Raises ForbiddenError (a key that may not write, or a region outside its scope),
+        ValidationError (a bad name or region code) and TransactionIdConflictError (the id is
+        another thing's)."""
         _check_newcomer(actor, name, region_code, Thing("the organization"))
         return self._register(actor, Organization, id, {"name": name, "region_code": region_code})
 
@@ -193,6 +196,9 @@ class HourLedger(Application[UUID]):
         id_number: str | None = None,
         id: UUID | None = None,
     ) -> Registered:
+        """Registers a volunteer, as `register_organization` does an organisation. Raises
+        ForbiddenError, ValidationError (also a birth year or ID number out of range),
+        NotFoundError (no such organisation) and TransactionIdConflictError."""
         _check_newcomer(actor, name, region_code, Thing("the volunteer"))
         if birth_year is not None and not 1900 <= birth_year <= self.clock().year:
             raise ValidationError("birth_year", "between", low=1900, high=self.clock().year)
@@ -209,7 +215,8 @@ class HourLedger(Application[UUID]):
         return self._register(actor, Volunteer, id, wanted)
 
     def hash_id_number(self, id_number: str) -> str:
-        """A salted hash: the number itself is never stored (SPEC §1, personal data)."""
+        """A salted hash: the number itself is never stored (SPEC §1, personal data).
+        Raises ValidationError (not 6 to 32 characters)."""
         normalised = id_number.strip().upper()
         if not 6 <= len(normalised) <= 32:
             raise ValidationError("id_number", "length_range", low=6, high=32)
@@ -219,10 +226,15 @@ class HourLedger(Application[UUID]):
     def register_exchange_point(
         self, actor: Actor, name: str, region_code: str, id: UUID | None = None
     ) -> Registered:
+        """Registers an exchange point, as `register_organization` does an organisation. Raises
+        ForbiddenError, ValidationError and TransactionIdConflictError."""
         _check_newcomer(actor, name, region_code, Thing("the exchange point"))
         return self._register(actor, ExchangePoint, id, {"name": name, "region_code": region_code})
 
     def open_timebank(self, actor: Actor, volunteer_id: UUID) -> Registered:
+        """Opens the volunteer's time-bank account. Raises ForbiddenError (a key that may not
+        write, or outside its region), NotFoundError (no such volunteer) and
+        TimebankAlreadyOpenError (opened before)."""
         actor.may_write()
         volunteer = self._get(Volunteer, volunteer_id, "volunteer")
         actor.require_region(volunteer.region_code, Thing("volunteer", volunteer_id))
@@ -246,8 +258,11 @@ class HourLedger(Application[UUID]):
         stock: int,
         min_star: int = 0,
     ) -> ExchangePoint:
+        """Puts an item on an exchange point's shelf, or replaces it (same sku). Raises
+        ForbiddenError, ValidationError (name, sku, price, stock or star level out of range)
+        and NotFoundError (no such exchange point)."""
         actor.may_write()
-        _check_name(name)
+        check_name(name)
         if not sku or len(sku) > MAX_SKU:
             raise ValidationError("sku", "sku_shape")
         if not 0 <= price_minutes <= MAX_MINUTES:
@@ -265,126 +280,21 @@ class HourLedger(Application[UUID]):
 
         return self._run(put)[0]
 
-    # API keys --------------------------------------------------------------------------
-
-    def issue_api_key(
-        self,
-        actor: Actor,
-        role: Role,
-        name: str,
-        region_prefix: str | None = None,
-        exchange_point_id: UUID | None = None,
-    ) -> tuple[ApiKey, str]:
-        """A new key and its secret: the secret is shown once and only its hash is kept."""
-        actor.require_role(Role.ADMIN)
-        _check_name(name)
-        if region_prefix is not None:
-            if role not in (Role.OPERATOR, Role.AUDITOR):
-                raise ValidationError("region_code", "scope_roles_only")
-            check_region_code(region_prefix, "region_code")
-        if role is Role.EXCHANGE_POINT:
-            if exchange_point_id is None:
-                raise ValidationError("exchange_point_id", "point_key_needs_point")
-            self.get_exchange_point(exchange_point_id)
-        elif exchange_point_id is not None:
-            raise ValidationError("exchange_point_id", "point_only_for_point_keys")
-        issued = self._issue_api_key(actor, role, name, region_prefix, exchange_point_id)
-        assert issued is not None  # only a first-key bootstrap can decline
-        return issued
-
-    def _issue_api_key(
-        self,
-        actor: Actor,
-        role: Role,
-        name: str,
-        region_prefix: str | None,
-        exchange_point_id: UUID | None,
-        only_if_first: bool = False,
-    ) -> tuple[ApiKey, str] | None:
-        key_id = uuid4()
-        secret = new_secret(key_id)
-
-        def issue(uow: UnitOfWork) -> ApiKey | None:
-            registry = uow.find(ApiKeyRegistry, REGISTRY_ID)
-            if registry is None:
-                registry = ApiKeyRegistry(id=REGISTRY_ID)
-                uow.add(registry)
-            elif only_if_first and registry.key_ids:
-                return None
-            key = ApiKey(
-                id=key_id,
-                role=role.value,
-                name=name,
-                region_prefix=region_prefix,
-                exchange_point_id=exchange_point_id,
-                secret_hash=hash_secret(secret),
-                posted_by=actor.posted_by,
-            )
-            registry.add(key_id)
-            uow.add(key)
-            return key
-
-        key, _ = self._run(issue)
-        return None if key is None else (key, secret)
-
-    def bootstrap_admin_key(self) -> str | None:
-        """With no keys yet, issues an admin key and answers its secret; else None.
-
-        Several processes starting together create exactly one: the registry's version
-        decides which."""
-        issued = self._issue_api_key(SYSTEM, Role.ADMIN, "first admin", None, None, only_if_first=True)
-        return None if issued is None else issued[1]
-
-    def revoke_api_key(self, actor: Actor, key_id: UUID) -> ApiKey:
-        actor.require_role(Role.ADMIN)
-
-        def revoke(uow: UnitOfWork) -> ApiKey:
-            key = uow.get(ApiKey, key_id, "api key")
-            if not key.revoked:
-                key.revoke(actor.posted_by)
-            return key
-
-        try:
-            return self._run(revoke)[0]
-        finally:
-            # After the save: an authentication that loaded the key before it saw no revocation,
-            # and must not be remembered (it counted fewer revocations).
-            self._revocations += 1
-            self._keys.pop(key_id, None)
-
-    def authenticate(self, secret: str) -> Actor:
-        """The actor behind a bearer secret. Unknown, malformed and revoked keys look alike."""
-        actor = self.remembered_actor(secret)
-        if actor is not None:
-            return actor
-        key_id = key_id_of(secret)
-        revocations, checked = self._revocations, time.monotonic()
-        key = self._find(key_id) if key_id else None
-        if key_id is None or not isinstance(key, ApiKey) or not key.matches(secret) or key.revoked:
-            if key_id is not None:
-                self._keys.pop(key_id, None)
-            raise UnauthorizedError("unknown_key")
-        actor = key.actor()
-        self._keys[key_id] = (key.secret_hash, actor, revocations, checked)
-        return actor
-
-    def remembered_actor(self, secret: str) -> Actor | None:
-        """The actor behind a secret this process authenticated less than `key_cache_seconds`
-        ago, with no revocation through this process since; else None. Asks nothing of the
-        store (the HTTP layer calls it on its event loop)."""
-        key_id = key_id_of(secret)
-        found = self._keys.get(key_id) if key_id is not None else None
-        if found is None:
-            return None
-        secret_hash, actor, revocations, checked = found
-        if revocations != self._revocations or time.monotonic() - checked >= self.key_cache_seconds:
-            return None
-        return actor if hmac.compare_digest(secret_hash, hash_secret(secret)) else None
-
     # Transactions ----------------------------------------------------------------------
 
     def post(self, actor: Actor, command: Command) -> Posted:
+        """Posts one transaction, or answers the one posted before under its id.
+
+        Raises every error of `Posting.post`: ValidationError, NotFoundError, ForbiddenError,
+        TransactionIdConflictError, InsufficientBalanceError, OverlappingServiceError and the
+        other rule errors of ledger/errors.py; UnavailableError when the store is down."""
+
         def post(uow: UnitOfWork) -> tuple[Transaction, bool]:
+            if uow.optimistic:
+                # The store's primary key decides whether the id is new: a replay meets a
+                # conflict or a rule failure, and the careful attempt after it looks the id up.
+                uow.seed_absent({command.id})
+                return Posting(uow, actor, self.settings, self.clock()).post(command)
             absent = {command.id} - self._guard(lambda: stored_ids(self.recorder, [command.id]))
             uow.seed_absent(absent)
             try:
@@ -399,7 +309,10 @@ class HourLedger(Application[UUID]):
     def post_batch(
         self, actor: Actor, commands: Sequence[Command], atomic: bool
     ) -> list[Posted | LedgerError | NotApplied]:
-        """One result per command, in order. Atomic: all recorded in one store transaction, or none."""
+        """One result per command, in order. Atomic: all recorded in one store transaction, or none.
+
+        An item's error is its result (the errors of `post`); not atomic, each item is posted
+        on its own. Raises UnavailableError when the store is down."""
         if not atomic:
             results: list[Posted | LedgerError | NotApplied] = []
             for command in commands:
@@ -412,7 +325,10 @@ class HourLedger(Application[UUID]):
         ids = [command.id for command in commands]
 
         def post_all(uow: UnitOfWork) -> list[tuple[Transaction, bool]] | tuple[int, LedgerError]:
-            absent = set(ids) - self._guard(lambda: stored_ids(self.recorder, ids))
+            if uow.optimistic:
+                absent = set(ids)  # as in `post`: a replayed id meets a conflict or a rule
+            else:
+                absent = set(ids) - self._guard(lambda: stored_ids(self.recorder, ids))
             uow.seed_absent(absent)
             posting = Posting(uow, actor, self.settings, self.clock())
             done = []
@@ -420,6 +336,8 @@ class HourLedger(Application[UUID]):
                 try:
                     done.append(posting.post(command))
                 except LedgerError as error:
+                    if uow.optimistic:
+                        raise
                     self._retry_if_posted_meanwhile(error, absent)
                     return index, error
             return done
@@ -463,7 +381,7 @@ class HourLedger(Application[UUID]):
         if period_from is not None and period_from > last:
             raise ValidationError("period_from", "not_after", other="period_to")
         counted: list[tuple[date, Transaction]] = []
-        for transaction_id, (started_us, _) in sorted(volunteer.service_periods.items(), key=lambda item: item[1][0]):
+        for started_us, _, transaction_id in volunteer.periods():
             day = (EPOCH + timedelta(microseconds=started_us)).astimezone(zone).date()
             if (period_from is None or day >= period_from) and day <= last:
                 counted.append((day, self.get_transaction(UUID(transaction_id))))
@@ -505,7 +423,8 @@ class HourLedger(Application[UUID]):
 
     def regions_of_thing(self, aggregate_id: UUID) -> list[str] | None:
         """The regions an aggregate belongs to (a region-scoped reader must cover each of them);
-        None for what belongs to no region (API keys, the community pool)."""
+        None for what belongs to no region (API keys, the community pool) or does not exist.
+        Raises no domain error."""
         found = self._find(aggregate_id)
         if isinstance(found, (Volunteer, Organization, ExchangePoint, Certificate)):
             return [found.region_code]
@@ -516,11 +435,13 @@ class HourLedger(Application[UUID]):
         return None
 
     def find_certificate(self, code: str) -> Certificate | None:
+        """The certificate with this code, or None. Raises no domain error."""
         found = self._find(certificate_id(code))
         return found if isinstance(found, Certificate) else None
 
     def reversed_records(self, certificate: Certificate) -> list[UUID]:
-        """The records a certificate counted that have been reversed since it was issued."""
+        """The records a certificate counted that have been reversed since it was issued.
+        Raises no domain error (the records a certificate names exist)."""
         return [
             record.id
             for record in (self.get_transaction(UUID(i)) for i in certificate.record_ids)
@@ -530,20 +451,25 @@ class HourLedger(Application[UUID]):
     # Reading ---------------------------------------------------------------------------
 
     def get_transaction(self, transaction_id: UUID) -> Transaction:
+        """Raises NotFoundError (no such transaction)."""
         return self._get(Transaction, transaction_id, "transaction")
 
     def get_volunteer(self, volunteer_id: UUID) -> Volunteer:
+        """Raises NotFoundError (no such volunteer)."""
         return self._get(Volunteer, volunteer_id, "volunteer")
 
     def get_organization(self, organization_id: UUID) -> Organization:
+        """Raises NotFoundError (no such organization)."""
         return self._get(Organization, organization_id, "organization")
 
     def get_exchange_point(self, exchange_point_id: UUID) -> ExchangePoint:
+        """Raises NotFoundError (no such exchange point)."""
         return self._get(ExchangePoint, exchange_point_id, "exchange point")
 
     def volunteer_region(self, volunteer_id: UUID) -> str:
         """A volunteer's region code. It never changes after registration, so it is
-        remembered: permission checks on reads then cost no store round trip."""
+        remembered: permission checks on reads then cost no store round trip. Raises
+        NotFoundError (no such volunteer)."""
         try:
             return self._regions.get(volunteer_id)
         except KeyError:
@@ -555,14 +481,17 @@ class HourLedger(Application[UUID]):
         return first[0].region_code
 
     def find_timebank(self, volunteer_id: UUID) -> TimebankAccount | None:
+        """The volunteer's time-bank account, or None when none is open. Raises no domain error."""
         found = self._find(TimebankAccount.id_for(volunteer_id))
         return found if isinstance(found, TimebankAccount) else None
 
     def pool_balance_minutes(self) -> int:
+        """The community pool's balance (0 before anything reached it). Raises no domain error."""
         pool = self._find(POOL_ID)
         return pool.balance_minutes if isinstance(pool, CommunityPool) else 0
 
     def balance(self, volunteer_id: UUID) -> Balance:
+        """What the volunteer has earned, redeemed and holds. Raises NotFoundError (no such volunteer)."""
         volunteer = self.get_volunteer(volunteer_id)
         account = self.find_timebank(volunteer_id)
         return Balance(
@@ -576,24 +505,27 @@ class HourLedger(Application[UUID]):
 
     def volunteer_events(self, volunteer_id: UUID) -> list[Any]:
         """The volunteer's own domain events and those of their time-bank account, in the order
-        they were recorded: what an auditor replays."""
+        they were recorded: what an auditor replays. Raises NotFoundError (no such volunteer)."""
         self.get_volunteer(volunteer_id)
         streams = [volunteer_id, TimebankAccount.id_for(volunteer_id)]
         events = self._guard(lambda: [e for stream in streams for e in self.events.get(stream)])
         return sorted(events, key=lambda e: (e.timestamp, e.originator_id == volunteer_id))
 
     def regions_of(self, transaction: Transaction) -> list[tuple[Thing, str]]:
-        """What a transaction touches and where: a region-scoped reader must cover all of it."""
+        """What a transaction touches and where: a region-scoped reader must cover all of it.
+        Raises no domain error (what a stored transaction names exists)."""
         uow = UnitOfWork(self._find)
         if transaction.reverses is not None:
             transaction = uow.get(Transaction, transaction.reverses, "transaction")
         return regions_involved(uow, transaction.content)
 
     def position_of(self, aggregate_id: UUID, version: int = 1) -> int | None:
-        """Where an aggregate's event stands in the global log (its creation, by default)."""
+        """Where an aggregate's event stands in the global log (its creation, by default), or
+        None where there is no such event. Raises no domain error."""
         return self._guard(lambda: event_position(self.recorder, aggregate_id, version))
 
     def head_position(self) -> int:
+        """The position of the newest event in the global log (0 when empty). Raises no domain error."""
         return self._guard(lambda: self.recorder.max_notification_id() or 0)
 
     # Machinery -------------------------------------------------------------------------
@@ -633,60 +565,104 @@ class HourLedger(Application[UUID]):
     ) -> tuple[T, Saved]:
         """Runs a use case against fresh aggregates and saves what changed, all or nothing.
 
-        A version conflict means another writer changed one of the aggregates since it was
-        loaded: the whole use case runs again on the new state, a bounded number of times.
+        The first attempt is optimistic: it takes aggregates from this process's cache as they
+        were last saved or read here, without asking the store for newer events, and assumes
+        new ids are new. Whatever that gets wrong cannot be saved: a newer event or a taken id
+        makes the save a conflict. So a conflict, a rule's refusal, or a read of an aggregate
+        it did not change (which no conflict would catch) sends the use case round again,
+        carefully: every aggregate brought up to date from the store, ids looked up. A version
+        conflict then means another writer changed one of the aggregates meanwhile: the use
+        case runs again on the new state, a bounded number of times.
         """
         for attempt in range(MAX_ATTEMPTS):
-            uow = UnitOfWork(self._find)
+            uow = UnitOfWork(self._find, cached=self._cached if attempt == 0 else None)
             try:
                 result = work(uow)
             except PostedMeanwhile:
                 continue
+            except LedgerError:
+                if uow.optimistic:
+                    continue
+                raise
             changed = uow.changed() if save_if(result) else []
+            if uow.optimistic and uow.read_unchanged_from_cache():
+                continue
             if not changed:
                 return result, Saved({})
             try:
                 return result, self._save(changed)
             except IntegrityError:
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                if attempt > 0:
+                    time.sleep(random.uniform(0, 0.002 * attempt))
         raise UnavailableError("contention")
 
+    def _cached(self, aggregate_id: UUID) -> Aggregate | None:
+        """A copy of the aggregate as this process last saved or read it; None if not cached."""
+        cache = self.repository.cache
+        try:
+            cached = cache.get(aggregate_id) if cache is not None else None
+        except KeyError:
+            return None
+        return None if cached is None else deepcopy(cached)
+
     def _save(self, aggregates: list[Aggregate]) -> Saved:
-        recordings = self._guard(lambda: self.save(*aggregates), reraise=(IntegrityError,))
+        """Stores the aggregates' new events in one transaction, shared with the saves of other
+        threads of this process that arrive meanwhile (ledger/group_commit.py)."""
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        stored = [self.mapper.to_stored_event(event) for event in events]
+        positions = self._guard(lambda: self.group_commit.save(stored), reraise=(IntegrityError,))
         first: dict[UUID, int] = {}
-        for recording in recordings:
-            first.setdefault(recording.domain_event.originator_id, recording.notification.id)
+        for event, position in zip(events, positions):
+            first.setdefault(event.originator_id, position)
+        self._remember(aggregates)
+        self._snapshot_if_due(aggregates, events)
+        if positions and self._saved_listeners:
+            for listener in self._saved_listeners:
+                listener(max(positions))
         return Saved(first)
 
-    def refuse_if_store_down(self) -> None:
-        """503 at once while the store watch (`watch_store`) sees the database down."""
-        if self._store_watch is not None and self._store_watch.down:
-            raise UnavailableError("store_down")
+    def _remember(self, aggregates: list[Aggregate]) -> None:
+        """Keeps what this process saved in the cache, so that its next command on the same
+        aggregate needs no query. Transactions and certificates are records written once and
+        rarely read again: they would only push volunteers out of the cache."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate in aggregates:
+            if isinstance(aggregate, (Transaction, Certificate)):
+                continue
+            try:
+                cached = cache.get(aggregate.id)
+            except KeyError:
+                cached = None
+            if cached is None or cached.version < aggregate.version:
+                # A read's fast-forward changes the cached object in place: the caller keeps
+                # its own, unless every value in it is immutable anyway.
+                cache.put(aggregate.id, aggregate if isinstance(aggregate, ImmutableState) else deepcopy(aggregate))
+
+    def _snapshot_if_due(self, aggregates: list[Aggregate], events: list[Any]) -> None:
+        """A snapshot of each aggregate whose new events passed a multiple of its interval: one
+        per save, of the state the save stored (a batch may pass several multiples at once)."""
+        if self.snapshots is None:
+            return
+        new_events = Counter(event.originator_id for event in events)
+        for aggregate in aggregates:
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            before = aggregate.version - new_events[aggregate.id]
+            if interval and aggregate.version // interval > before // interval:
+                snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+                snapshot = snapshot_class.take(aggregate)
+                self._guard(lambda: self.snapshots.put([snapshot]))  # type: ignore[union-attr]
 
     def _guard(self, call: Callable[[], T], reraise: tuple[type[Exception], ...] = ()) -> T:
-        self.refuse_if_store_down()
-        try:
-            return call()
-        except reraise:
-            raise
-        except (OperationalError, PersistenceError) as error:
-            if self._store_watch is not None and isinstance(error, (OperationalError, InterfaceError)):
-                self._store_watch.saw_failure()
-            raise UnavailableError("store_failed", error=type(error).__name__) from error
+        return self.store_health.guard(call, reraise)
 
 
 def _check_newcomer(actor: Actor, name: str, region_code: str, what: Thing) -> None:
     """What registering any thing asks: a key that writes, a name, a region in its scope."""
     actor.may_write()
-    _check_name(name)
+    check_name(name)
     actor.require_region(check_region_code(region_code), what)
-
-
-def _check_name(name: str) -> None:
-    if not name or not name.strip():
-        raise ValidationError("name", "not_empty")
-    if len(name) > MAX_NAME:
-        raise ValidationError("name", "too_long", max=MAX_NAME)
 
 
 def open_ledger(settings: LedgerSettings, **eventsourcing: str) -> HourLedger:

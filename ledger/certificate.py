@@ -13,6 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.immutable_state import NeverChanges
 from ledger.vocabulary import PostedBy
 
 # Crockford's base 32 (no I, L, O, U): 12 symbols are 60 random bits, and a code typed from
@@ -39,7 +40,7 @@ def certificate_id(code: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"hour-ledger:certificate:{code}")
 
 
-class Certificate(Aggregate):
+class Certificate(NeverChanges, Aggregate):
     @event("Issued")
     def __init__(
         self,

@@ -69,13 +69,22 @@ class Command:
     id: UUID
 
     def content(self) -> dict[str, Any]:
-        """Everything the client asked but the id, canonicalised."""
-        body = {f.name: canonical(getattr(self, f.name)) for f in fields(self) if f.name != "id"}
-        return {"type": self.type, **body}
+        """Everything the client asked but the id, canonicalised (a new dict each call)."""
+        return dict(self._canonical()[0])
 
     def fingerprint(self) -> str:
-        text = json.dumps(self.content(), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(text.encode()).hexdigest()
+        return self._canonical()[1]
+
+    def _canonical(self) -> tuple[dict[str, Any], str]:
+        # A posting asks for both several times, and a command never changes: worked out once.
+        known = self.__dict__.get("_canonical_form")
+        if known is None:
+            body = {f.name: canonical(getattr(self, f.name)) for f in fields(self) if f.name != "id"}
+            content = {"type": self.type, **body}
+            text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+            known = (content, hashlib.sha256(text.encode()).hexdigest())
+            object.__setattr__(self, "_canonical_form", known)
+        return known
 
 
 @dataclass(frozen=True)

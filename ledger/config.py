@@ -67,6 +67,9 @@ class LedgerSettings:
     cors_origins: str = ""
     # How `serve` hands the follower's place to its workers: "in-process" or "off".
     projections: str = "in-process"
+    # A follower woken by a commit lets the next moment's commits gather for this long before
+    # it reads (a reader waiting for a position wakes it at once): projections/engine/waking.py.
+    follower_coalesce_seconds: float = 0.02
     # /readyz answers 503 when the read models or the audit tree are more events behind the log.
     ready_max_lag: int = DEFAULT_READY_MAX_LAG
     # One JSON line per request on stderr (`serve --no-access-log` turns it off).
@@ -219,6 +222,7 @@ _PARSERS = {
     "checkpoint_seconds": _number(1, 86_400, "seconds"),
     "counter_reversal_hours": _number(0, 720, "hours"),
     "projections": _projections,
+    "follower_coalesce_seconds": _number(0, 1, "seconds"),
     "ready_max_lag": _whole_number,
     "access_log": _switch,
     "public_requests_per_minute": _positive_int,

@@ -7,10 +7,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.immutable_state import NeverChanges
 from ledger.vocabulary import PostedBy
 
 
-class Organization(Aggregate):
+class Organization(NeverChanges, Aggregate):
     @event("Registered")
     def __init__(self, id: UUID, name: str, region_code: str, posted_by: PostedBy) -> None:
         self.name = name

@@ -5,8 +5,6 @@ so that no other module holds SQL)."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -124,8 +122,10 @@ def _postgres_rows(recorder: PostgresApplicationRecorder, query: str, params: tu
     statement = SQL(query).format(
         schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name)
     )
-    with recorder.datastore.transaction(commit=False) as curs:
-        curs.execute(statement, params)
+    # The pool's connections are in autocommit mode: a read needs no transaction of its own,
+    # whose ROLLBACK would make psycopg discard the connection's prepared statements.
+    with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(statement, params, prepare=True)
         return curs.fetchall()
 
 
@@ -206,48 +206,3 @@ def check_reachable(env: Mapping[str, str]) -> None:
         reason = " ".join(str(error).split()) or type(error).__name__
         where = f"{env['POSTGRES_HOST']}:{env.get('POSTGRES_PORT', '5432')}/{env['POSTGRES_DBNAME']}"
         raise StoreUnreachableError(f"cannot reach PostgreSQL at {where}: {reason}") from None
-
-
-class StoreWatch:
-    """Probes PostgreSQL once a second in a background thread. While it is down, the ledger
-    refuses work at once (503) instead of letting each request wait out eventsourcing's
-    retries of its connection pool; it notices recovery within a second."""
-
-    def __init__(self, env: Mapping[str, str], interval: float = 1.0) -> None:
-        self.env = dict(env)
-        self.interval = interval
-        self.down = False
-        self._failed_at = float("-inf")
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None and is_postgres_env(self.env):
-            self._thread = threading.Thread(target=self._watch, name="store-watch", daemon=True)
-            self._thread.start()
-
-    def saw_failure(self) -> None:
-        """A call just failed to reach the database: refuse at once until the next probe
-        finds it answering, so that one request meets at most one slow failure."""
-        if self._thread is not None:
-            self._failed_at = time.monotonic()
-            self.down = True
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _watch(self) -> None:
-        probe = {**self.env, "POSTGRES_CONNECT_TIMEOUT": "1"}
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            try:
-                check_reachable(probe)
-                # A failure seen while this probe ran is newer news than its success.
-                if self._failed_at < started:
-                    self.down = False
-            except StoreUnreachableError:
-                self.down = True
-            self._stopping.wait(self.interval)

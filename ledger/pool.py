@@ -7,12 +7,13 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import InsufficientBalanceError
+from ledger.immutable_state import ImmutableState
 from ledger.vocabulary import PostedBy
 
 POOL_ID = uuid5(NAMESPACE_URL, "hour-ledger:community-pool")
 
 
-class CommunityPool(Aggregate):
+class CommunityPool(ImmutableState, Aggregate):
     """A singleton with a known id; its state is one number, and snapshots keep loading it cheap."""
 
     @event("Started")

@@ -6,6 +6,13 @@ more for its 503. Here each call retries only while `RETRY_WITHIN` lasts, and ea
 waits for a connection at most the pool's timeout (the URL's `connect_timeout`, 2 s by
 default): a request is answered within about three seconds whatever the database does.
 (`persistence_env` names `LedgerPostgresFactory` as eventsourcing's PERSISTENCE_MODULE.)
+
+A save is one round trip: a PL/pgSQL function takes the library's table lock (so that the
+order of notification ids is the order of commits, which followers rely on), notifies the
+listeners and inserts every event, in the one implicit transaction of a single statement. The
+library's own pipeline holds the lock across two round trips; its optional database function
+(`POSTGRES_ENABLE_DB_FUNCTIONS`) takes no lock at all, and a follower reading to the head was
+measured missing rows with it.
 """
 
 from __future__ import annotations
@@ -16,12 +23,20 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from psycopg import Connection
+from psycopg.sql import SQL, Identifier
 
 T = TypeVar("T")
 
 RETRY_WITHIN = 0.8  # seconds for the retries of one call; an attempt may add a pool wait (2 s)
 RETRY_PAUSE = 0.1
+FEW_EVENTS = 8  # up to this many events a save sends scalars, beyond it arrays
 
 
 def within_bound(call: Callable[[], T], store_down: Callable[[], bool]) -> T:
@@ -42,7 +57,6 @@ def within_bound(call: Callable[[], T], store_down: Callable[[], bool]) -> T:
 
 
 # The library's statements themselves, without its retry decorators.
-_insert_events = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
 _select_events = PostgresAggregateRecorder.select_events.__wrapped__  # type: ignore[attr-defined]
 _insert_aggregate_events = PostgresAggregateRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
 _select_notifications = PostgresApplicationRecorder.select_notifications.__wrapped__  # type: ignore[attr-defined]
@@ -63,8 +77,73 @@ class BoundedRetries:
 
 
 class LedgerPostgresRecorder(BoundedRetries, PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        names = {
+            "schema": Identifier(self.datastore.schema),
+            "table": Identifier(self.events_table_name),
+            "function": Identifier(f"hour_ledger_insert_{self.events_table_name}"),
+            "channel": Identifier(self.channel_name),
+            "id_type": SQL(self.datastore.originator_id_type),
+        }
+        self.sql_create_statements.append(SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}("
+            "ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $$ "
+            "BEGIN "
+            f"SET LOCAL lock_timeout = '{int(self.datastore.lock_timeout)}s'; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
+            "END $$"
+        ).format(**names))
+        self.function = SQL("{schema}.{function}").format(**names)
+        self.column_types = (self.datastore.originator_id_type, "bigint", "text", "bytea")
+        self.calls_by_size: dict[int, bytes] = {}  # 0: the call with arrays
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        return within_bound(lambda: _insert_events(self, stored_events, **kwargs), self.store_down)
+        if not stored_events:
+            return []
+        return within_bound(lambda: self.insert_in_one_round_trip(stored_events), self.store_down)
+
+    def insert_in_one_round_trip(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """The events' notification ids, in order; IntegrityError if any version is taken."""
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            if len(stored_events) <= FEW_EVENTS:
+                params: list[Any] = [value for column in columns for value in column]
+                curs.execute(self.call_for(len(stored_events), conn), params, prepare=True)
+            else:
+                curs.execute(self.call_with_arrays(conn), columns, prepare=True)
+            return [row["notification_id"] for row in curs.fetchall()]
+
+    def call_for(self, size: int, conn: Connection[Any]) -> bytes:
+        """The function's call for `size` events, the arrays built by the server from scalar
+        parameters: psycopg dumps a few scalars in C faster than it dumps a few arrays."""
+        call = self.calls_by_size.get(size)
+        if call is None:
+            scalars = SQL(", ").join([SQL("%b")] * size)
+            arrays = SQL(", ").join([SQL("ARRAY[{0}]::{1}[]").format(scalars, SQL(t)) for t in self.column_types])
+            composed = SQL("SELECT n AS notification_id FROM {0}({1}) AS n").format(self.function, arrays)
+            # Rendered once: psycopg would render a composed query anew on every execution.
+            call = self.calls_by_size[size] = composed.as_bytes(conn)
+        return call
+
+    def call_with_arrays(self, conn: Connection[Any]) -> bytes:
+        """The function's call with four binary arrays: for many events, far cheaper than
+        as many scalars (1,000 events: 4 ms of CPU against 22)."""
+        call = self.calls_by_size.get(0)
+        if call is None:
+            arrays = SQL(", ").join([SQL("%b::{0}[]").format(SQL(t)) for t in self.column_types])
+            composed = SQL("SELECT n AS notification_id FROM {0}({1}) AS n").format(self.function, arrays)
+            call = self.calls_by_size[0] = composed.as_bytes(conn)
+        return call
 
     def select_events(self, originator_id: Any, **kwargs: Any) -> Sequence[StoredEvent]:
         return within_bound(lambda: _select_events(self, originator_id, **kwargs), self.store_down)

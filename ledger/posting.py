@@ -61,7 +61,7 @@ def regions_involved(uow: UnitOfWork, content: dict[str, Any]) -> list[tuple[Thi
         ("exchange_point_id", ExchangePoint, "exchange point"),
     ):
         if content.get(field):
-            entity = uow.get(cls, UUID(str(content[field])), what)
+            entity = uow.get(cls, UUID(str(content[field])), what, registration_only=True)
             regions.append((Thing(what, entity.id), entity.region_code))
     return regions
 
@@ -156,7 +156,7 @@ class Posting:
             raise ValidationError(field, "in_future", moment=moment)
 
     def _timebank(self, volunteer_id: UUID) -> TimebankAccount:
-        self.uow.get(Volunteer, volunteer_id, "volunteer")
+        self.uow.get(Volunteer, volunteer_id, "volunteer", registration_only=True)
         account = self.uow.find(TimebankAccount, TimebankAccount.id_for(volunteer_id))
         if account is None:
             raise TimebankNotOpenError("timebank_not_open", volunteer=volunteer_id)
@@ -191,7 +191,7 @@ class Posting:
 
     def _withdraw(self, c: WithdrawTimebank) -> Effect:
         account = self._timebank(c.volunteer_id)
-        volunteer = self.uow.get(Volunteer, c.volunteer_id, "volunteer")
+        volunteer = self.uow.get(Volunteer, c.volunteer_id, "volunteer", registration_only=True)
         account.debit(c.id, c.minutes, c.type, self.by)
         # The hours go back to the organisation the volunteer belongs to, which serves them.
         settled_by = volunteer.organization_id or UNAFFILIATED

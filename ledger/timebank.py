@@ -7,10 +7,11 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import InsufficientBalanceError, TimebankCapExceededError
+from ledger.immutable_state import ImmutableState
 from ledger.vocabulary import PostedBy
 
 
-class TimebankAccount(Aggregate):
+class TimebankAccount(ImmutableState, Aggregate):
     """One per volunteer; its id is derived from the volunteer's, so the store keeps it unique."""
 
     @staticmethod

@@ -2,6 +2,12 @@
 
 Each aggregate is loaded once; what changed is saved together in one store transaction by
 the application, or thrown away if a rule refused the command.
+
+An optimistic unit of work takes aggregates from the process's cache as they are, without
+asking the store for newer events. That is safe for what it changes (a newer event in the store
+makes the save a conflict), for what never changes (`NeverChanges`) and for what was fixed at
+registration (`registration_only`), and for nothing else: `read_unchanged_from_cache` tells
+the application to run the command again, carefully.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.errors import NotFoundError
+from ledger.immutable_state import NeverChanges
 from ledger.messages import Thing
 
 A = TypeVar("A", bound=Aggregate)
@@ -21,21 +28,49 @@ Loader = Callable[[UUID], Aggregate | None]
 
 
 class UnitOfWork:
-    def __init__(self, load: Loader) -> None:
+    def __init__(self, load: Loader, cached: Loader | None = None) -> None:
+        """`load` brings an aggregate up to date from the store; `cached`, when given, answers
+        the process's cached copy (None when it has none) and makes this unit optimistic."""
         self._load = load
+        self._cached = cached
         self._aggregates: dict[UUID, Aggregate | None] = {}
+        self._from_cache: set[UUID] = set()
+        self._state_read: set[UUID] = set()
 
-    def find_any(self, aggregate_id: UUID) -> Aggregate | None:
+    @property
+    def optimistic(self) -> bool:
+        return self._cached is not None
+
+    def find_any(self, aggregate_id: UUID, *, registration_only: bool = False) -> Aggregate | None:
+        """The aggregate, or None. `registration_only`: the caller reads only what was fixed
+        when the aggregate was created (its existence, region, organisation), which no copy
+        can have out of date."""
         if aggregate_id not in self._aggregates:
-            self._aggregates[aggregate_id] = self._load(aggregate_id)
-        return self._aggregates[aggregate_id]
+            found = self._cached(aggregate_id) if self._cached is not None else None
+            if found is None:
+                found = self._load(aggregate_id)
+            else:
+                self._from_cache.add(aggregate_id)
+            self._aggregates[aggregate_id] = found
+        found = self._aggregates[aggregate_id]
+        if not registration_only and not isinstance(found, NeverChanges):
+            self._state_read.add(aggregate_id)
+        return found
 
-    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        aggregate = self.find_any(aggregate_id)
+    def read_unchanged_from_cache(self) -> bool:
+        """Whether the state of an aggregate taken from the cache was read and not changed: the
+        copy may be out of date, and no conflict on saving would say so."""
+        return any(
+            not (aggregate := self._aggregates[aggregate_id]) or not aggregate.pending_events  # type: ignore[union-attr]
+            for aggregate_id in self._from_cache & self._state_read
+        )
+
+    def find(self, cls: type[A], aggregate_id: UUID, *, registration_only: bool = False) -> A | None:
+        aggregate = self.find_any(aggregate_id, registration_only=registration_only)
         return aggregate if isinstance(aggregate, cls) else None
 
-    def get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
-        aggregate = self.find(cls, aggregate_id)
+    def get(self, cls: type[A], aggregate_id: UUID, what: str, *, registration_only: bool = False) -> A:
+        aggregate = self.find(cls, aggregate_id, registration_only=registration_only)
         if aggregate is None:
             raise NotFoundError("thing_not_found", thing=Thing(what, aggregate_id))
         return aggregate

@@ -7,7 +7,7 @@
   stored as plain objects: the audit tree hashes the stored bytes, so their shape never changes);
 - the local day the statistics count in: China Standard Time, `local_day`;
 - star levels (星级): `star_level`, `NATIONAL_THRESHOLDS_MINUTES`;
-- limits of what one request may ask: `MAX_MINUTES` and the others below.
+- limits of what one request may ask: `MAX_MINUTES` and the others below, and `check_name`.
 
 The read models' bulk SQL restates some of these (types, account addresses, the day's offset):
 it generates those constants from here rather than retyping them.
@@ -22,6 +22,8 @@ from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import TypedDict
 from uuid import UUID
+
+from ledger.errors import ValidationError
 
 # Transactions -------------------------------------------------------------------------------
 
@@ -215,3 +217,12 @@ SKU_PATTERN = r"^[A-Za-z0-9._:-]+$"
 MAX_STOCK = 1_000_000_000
 MAX_QUANTITY = 10_000  # of one line of a redemption
 MAX_REDEMPTION_LINES = 100
+
+
+def check_name(name: str) -> None:
+    """A name of a thing, an item or a key: not blank, at most MAX_NAME characters.
+    Raises ValidationError."""
+    if not name or not name.strip():
+        raise ValidationError("name", "not_empty")
+    if len(name) > MAX_NAME:
+        raise ValidationError("name", "too_long", max=MAX_NAME)

@@ -10,10 +10,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import InsufficientBalanceError, OverlappingServiceError
+from ledger.immutable_state import ImmutableState
+from ledger.service_periods import ServicePeriods
 from ledger.vocabulary import PostedBy, epoch_microseconds, moment_of, star_level
 
 
-class Volunteer(Aggregate):
+class Volunteer(ImmutableState, Aggregate):
     @event("Registered")
     def __init__(
         self,
@@ -32,9 +34,9 @@ class Volunteer(Aggregate):
         self.id_number_hash = id_number_hash
         self.earned_minutes = 0
         self.redeemed_minutes = 0
-        # Unreversed service periods by transaction id, as [start, end) in epoch microseconds:
-        # the overlap rule reads them, and integers keep copying a long history cheap.
-        self.service_periods: dict[str, list[int]] = {}
+        # Unreversed service periods, [start, end) in epoch microseconds, by start: the overlap
+        # rule reads them (ledger/service_periods.py says why the collection is immutable).
+        self.service_periods = ServicePeriods()
 
     @property
     def available_minutes(self) -> int:
@@ -42,6 +44,10 @@ class Volunteer(Aggregate):
 
     def star_level(self, thresholds_minutes: Sequence[int]) -> int:
         return star_level(self.earned_minutes, thresholds_minutes)
+
+    def periods(self) -> ServicePeriods:
+        """The unreversed service periods, by start (a snapshot holds them as plain lists)."""
+        return ServicePeriods.of(self.service_periods)
 
     def registration(self) -> dict[str, Any]:
         return {
@@ -61,16 +67,18 @@ class Volunteer(Aggregate):
         posted_by: PostedBy,
     ) -> None:
         start, end = epoch_microseconds(started_at), epoch_microseconds(ended_at)
-        for other_id, (other_start, other_end) in self.service_periods.items():
-            if start < other_end and other_start < end:
-                raise OverlappingServiceError(
-                    "service_overlaps",
-                    started_at=started_at,
-                    ended_at=ended_at,
-                    other=other_id,
-                    other_started_at=moment_of(other_start),
-                    other_ended_at=moment_of(other_end),
-                )
+        # A snapshot gives the periods back as plain lists: convert them once, not per command.
+        self.service_periods = periods = self.periods()
+        other = periods.overlapping(start, end)
+        if other is not None:
+            raise OverlappingServiceError(
+                "service_overlaps",
+                started_at=started_at,
+                ended_at=ended_at,
+                other=other[2],
+                other_started_at=moment_of(other[0]),
+                other_ended_at=moment_of(other[1]),
+            )
         self._service_recorded(
             transaction_id=transaction_id,
             started_at=started_at,
@@ -89,7 +97,9 @@ class Volunteer(Aggregate):
         posted_by: PostedBy,
     ) -> None:
         self.earned_minutes += minutes
-        self.service_periods[str(transaction_id)] = [epoch_microseconds(started_at), epoch_microseconds(ended_at)]
+        self.service_periods = self.periods().with_period(
+            str(transaction_id), epoch_microseconds(started_at), epoch_microseconds(ended_at)
+        )
 
     def reverse_service(
         self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: PostedBy
@@ -114,7 +124,7 @@ class Volunteer(Aggregate):
         self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: PostedBy
     ) -> None:
         self.earned_minutes -= minutes
-        self.service_periods.pop(str(transaction_id), None)
+        self.service_periods = self.periods().without(str(transaction_id))
 
     def redeem(self, transaction_id: UUID, minutes: int, posted_by: PostedBy) -> None:
         if self.available_minutes < minutes:

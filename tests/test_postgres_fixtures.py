@@ -10,7 +10,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.support.paths import PROJECT
+
 CLOSED = "postgresql://postgres@127.0.0.1:1/postgres"
 
 TINY_TEST = '''

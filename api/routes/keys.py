@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["api keys"])
 @router.post("/api-keys", status_code=201, response_model=ApiKeyOut, responses=problems(404), operation_id="createApiKey")
 def issue_api_key(body: ApiKeyIn, actor: ActorDep, ledger: LedgerDep) -> Any:
     """Issues an API key (admins): its `secret` is in this answer only; the ledger keeps its hash."""
-    key, secret = ledger.issue_api_key(
+    key, secret = ledger.keys.issue(
         actor, body.role, body.name, region_prefix=body.region_code, exchange_point_id=body.exchange_point_id
     )
     return views.api_key(key, secret)
@@ -39,5 +39,5 @@ def who_am_i(actor: ActorDep) -> Any:
 @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response, responses=problems(404), operation_id="revokeApiKey")
 def revoke_api_key(key_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Response:
     """Revokes an API key (admins), effective at once."""
-    ledger.revoke_api_key(actor, key_id)
+    ledger.keys.revoke(actor, key_id)
     return Response(status_code=204)

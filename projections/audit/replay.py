@@ -40,7 +40,7 @@ from ledger.pool import POOL_ID, CommunityPool
 from ledger.timebank import TimebankAccount
 from ledger.transaction import Transaction
 from ledger.vocabulary import POOL_ACCOUNT as POOL
-from ledger.vocabulary import star_level
+from ledger.vocabulary import AccountAddress, AccountAddressError, AccountKind, Book, star_level
 from ledger.volunteer import Volunteer
 
 PAGE_SIZE = 5_000
@@ -361,33 +361,37 @@ def _check_legs(state: _Replay, books: dict[UUID, _Book]) -> list[Difference]:
     # A volunteer's service account: +service, -redemption, and their reversals' opposites.
     # Its time-bank account: every deposit, withdrawal, transfer, donation, grant and reversal.
     for vid, book in books.items():
-        legs = accounts.get(f"volunteer:{vid}:service", 0)
+        service = AccountAddress.volunteer(vid, Book.SERVICE)
+        legs = accounts.get(str(service), 0)
         if legs != book.earned - book.redeemed:
             out.append(Difference(
-                f"volunteer {vid}: legs of volunteer:{vid}:service against service available_minutes",
+                f"volunteer {vid}: legs of {service} against service available_minutes",
                 book.earned - book.redeemed, legs,
             ))
-        legs = accounts.get(f"volunteer:{vid}:timebank", 0)
+        timebank = AccountAddress.volunteer(vid, Book.TIMEBANK)
+        legs = accounts.get(str(timebank), 0)
         if legs != book.timebank_balance:
             out.append(Difference(
-                f"volunteer {vid}: legs of volunteer:{vid}:timebank against timebank balance_minutes",
+                f"volunteer {vid}: legs of {timebank} against timebank balance_minutes",
                 book.timebank_balance, legs,
             ))
     known = {str(vid) for vid in books}
     points = {str(a.id) for a in state.aggregates.values() if isinstance(a, ExchangePoint)}
     org_service = points_total = 0
     for account, minutes in sorted(accounts.items()):
-        parts = account.split(":")
-        if parts[0] == "volunteer" and (len(parts) != 3 or parts[1] not in known or parts[2] not in ("service", "timebank")):
-            out.append(Difference(f"account {account}: of no registered volunteer's book", 0, minutes))
-        elif parts[0] == "point":
-            points_total += minutes
-            if len(parts) != 2 or parts[1] not in points:
-                out.append(Difference(f"account {account}: of no registered exchange point", 0, minutes))
-        elif parts[0] == "org" and len(parts) == 3 and parts[2] == "service":
-            org_service += minutes
-        elif parts[0] not in ("volunteer", "point", "org") and account != POOL:
+        try:
+            address = AccountAddress.parse(account)
+        except AccountAddressError:
             out.append(Difference(f"account {account}: not an account of the ledger", 0, minutes))
+            continue
+        if address.kind is AccountKind.VOLUNTEER and address.owner not in known:
+            out.append(Difference(f"account {account}: of no registered volunteer's book", 0, minutes))
+        elif address.kind is AccountKind.EXCHANGE_POINT:
+            points_total += minutes
+            if address.owner not in points:
+                out.append(Difference(f"account {account}: of no registered exchange point", 0, minutes))
+        elif address.kind is AccountKind.ORGANIZATION and address.book is Book.SERVICE:
+            org_service += minutes
 
     # Service hours come from organisations; redeemed hours go to exchange points.
     earned = sum(book.earned for book in books.values())
@@ -403,10 +407,11 @@ def _check_legs(state: _Replay, books: dict[UUID, _Book]) -> list[Difference]:
     # Each exchange point's account holds the price of the items it gave out, less those returned.
     for point in sorted(points):
         value = state.stock_value.get(UUID(point), 0)
-        legs = accounts.get(f"point:{point}", 0)
+        account = str(AccountAddress.exchange_point(point))
+        legs = accounts.get(account, 0)
         if legs != value:
             out.append(Difference(
-                f"exchange point {point}: legs of point:{point} against the price of the stock it gave out",
+                f"exchange point {point}: legs of {account} against the price of the stock it gave out",
                 value, legs,
             ))
 

@@ -4,6 +4,9 @@ by a background thread (or the caller's, for `projections follow`), and read-you
 Consistency: eventually consistent with the ledger, with read-your-writes through positions:
 every transaction's response carries its position; `wait_for(position, timeout)` answers once
 the read models have processed it (a condition variable, woken by each committed batch).
+
+The follower reads commits in slices (projections/engine/waking.py): woken by one, it lets the
+next moment's gather; a `wait_for` hurries it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from ledger.errors import UnavailableError
 from projections.engine.runner import DEFAULT_BATCH_SIZE, BatchDone, Projection, Runner
 from projections.engine.store import GenerationChanged, ReadModelStore
+from projections.engine.waking import Wakeup, follow
 
 log = logging.getLogger("projections")
 
@@ -47,8 +51,7 @@ class Follower:
         self._state = threading.Lock()  # starting and stopping
         self._changed = threading.Condition()
         self._known = 0
-        self._wake = threading.Event()
-        self.ledger.wake_on_save(self._wake)  # this process's saves wake the follower at once
+        self._wakeup = Wakeup(ledger, self.poll_interval)  # this process's saves wake it
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -63,7 +66,7 @@ class Follower:
             threads = [threading.Thread(target=self._follow, args=(self._stopping,), name="projections-follower", daemon=True)]
             if self.store.supports_notifications:
                 threads.append(threading.Thread(
-                    target=self.store.listen, args=(self._wake, self._stopping),
+                    target=self.store.listen, args=(self._wakeup.event, self._stopping),
                     name="projections-listener", daemon=True,
                 ))
             self._threads = threads
@@ -73,14 +76,14 @@ class Follower:
 
     def wake(self) -> None:
         """Makes the follower look at the log now rather than at its next poll."""
-        self._wake.set()
+        self._wakeup.hurry()
 
     def stop(self) -> None:
         with self._state:
             stopping, threads = self._stopping, self._threads
             self._threads = []
         stopping.set()
-        self._wake.set()
+        self._wakeup.hurry()
         for thread in threads:
             if thread is not threading.current_thread():
                 thread.join()
@@ -90,18 +93,7 @@ class Follower:
         return any(t.is_alive() for t in self._threads) and not self._stopping.is_set()
 
     def _follow(self, stopping: threading.Event) -> None:
-        failures = 0
-        while not stopping.is_set():
-            self._wake.clear()
-            try:
-                self.catch_up()
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("projections: catching up failed (attempt %s)", failures)
-                stopping.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
-                continue
-            self._wake.wait(self.poll_interval)
+        follow(self.catch_up, self._wakeup, stopping, log, "projections")
 
     def follow(self, stopping: threading.Event) -> None:
         """Follows in this thread until `stopping` is set (the command line's `follow`)."""
@@ -112,7 +104,7 @@ class Follower:
         listener = None
         if self.store.supports_notifications:
             listener = threading.Thread(
-                target=self.store.listen, args=(self._wake, stopping), name="projections-listener", daemon=True
+                target=self.store.listen, args=(self._wakeup.event, stopping), name="projections-listener", daemon=True
             )
             listener.start()
         try:
@@ -194,7 +186,7 @@ class Follower:
                     self._lock.release()
             if position <= self._known:
                 return True
-        self._wake.set()
+        self._wakeup.hurry()
         with self._changed:
             return self._changed.wait_for(
                 lambda: self._known >= position, timeout=max(0.0, deadline - time.monotonic())

@@ -37,7 +37,7 @@ class Reads:
     def again_if_moved(self, read: Callable[[], T]) -> T:
         """`read()`; again if a rebuild switched generations under it. The database's errors
         (and a generation that keeps moving) are UnavailableError."""
-        self.ledger.refuse_if_store_down()
+        self.ledger.store_health.refuse_if_down()
         for attempt in range(ATTEMPTS):
             try:
                 return self.store.guarded(read)

@@ -31,6 +31,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.errors import UnavailableError, ValidationError
 from ledger.regions import check_region_code
+from projections.engine.waking import Wakeup, follow
 from projections.lists.names import MAX_QUERY, query_grams, search_key
 from projections.lists.rules import TOPICS, changes_of, micros
 from projections.lists.store import (
@@ -52,9 +53,6 @@ MAX_LIMIT = 500
 BATCH_SIZE = 2000
 WAIT_SECONDS = 3.0
 NEWEST = 2**62
-# After a save wakes the follower, it lets the next moment's commits gather into one batch;
-# a read that waits wakes it without this delay.
-COALESCE_SECONDS = 0.02
 ANALYZE_EVERY = 50_000  # events written by this process's catch-ups between two ANALYZEs
 Progress = Callable[[int, int], None]
 
@@ -118,9 +116,8 @@ class Lists:
         self._lock = threading.RLock()  # one catch-up at a time in this process
         self._changed = threading.Condition()
         self._batches = 0  # batches committed by this process: waiters wake on each
-        self._wake = threading.Event()
-        self.ledger.wake_on_save(self._wake)  # this process's saves wake the follower at once
-        self._urgent = threading.Event()
+        # This process's saves wake the follower; it reads the commits in slices (waking.py).
+        self._wakeup = Wakeup(ledger, poll_interval)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._written = 0
@@ -189,8 +186,7 @@ class Lists:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._wake.set()
-        self._urgent.set()
+        self._wakeup.hurry()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         self._thread = None
@@ -200,24 +196,7 @@ class Lists:
         return self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
 
     def _follow(self, stopping: threading.Event) -> None:
-        failures = 0
-        while not stopping.is_set():
-            self._wake.clear()
-            self._urgent.clear()
-            try:
-                self.catch_up()
-                failures = 0
-            except ListsBusyError:
-                log.info("lists: a rebuild is rewriting the rows; following again after it")
-                stopping.wait(self.poll_interval)
-                continue
-            except Exception:  # noqa: BLE001 - a follower keeps following
-                failures += 1
-                log.exception("lists: catching up failed (attempt %s)", failures)
-                stopping.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
-                continue
-            if self._wake.wait(self.poll_interval) and not self._urgent.is_set():
-                self._urgent.wait(COALESCE_SECONDS)
+        follow(self.catch_up, self._wakeup, stopping, log, "lists", busy=(ListsBusyError,))
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """True once the lists have read the log up to `position` (False after `timeout`)."""
@@ -231,8 +210,7 @@ class Lists:
             if remaining <= 0:
                 return False
             if self.following:
-                self._urgent.set()
-                self._wake.set()
+                self._wakeup.hurry()
                 with self._changed:
                     self._changed.wait_for(lambda: self._batches != seen, timeout=min(remaining, 0.25))
             elif self._lock.acquire(timeout=remaining):
@@ -288,7 +266,7 @@ class Lists:
         without it up to the head as this read finds it; 503 `unavailable` if they cannot
         within `wait` seconds. In the common case the head, the position and the rows come
         from one round trip."""
-        self.ledger.refuse_if_store_down()
+        self.ledger.store_health.refuse_if_down()
         asked = self._guard(lambda: self.store.ask(question))
         target = asked.head if min_position is None else min_position
         if asked.position < target:

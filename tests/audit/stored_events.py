@@ -79,3 +79,8 @@ class StoredEvents:
 
     def forget_checkpoints(self) -> None:
         self.sql(f"DELETE FROM {self.audit('audit_checkpoints')}")
+
+
+def registrations(events: StoredEvents) -> list[int]:
+    """The positions of the volunteers' registrations in the log."""
+    return [p for p in events.positions() if events.row(p)[2].endswith("Volunteer.Registered")]

@@ -9,7 +9,7 @@ import base64
 from projections.audit import merkle
 from projections.audit.notes import verify_checkpoint
 from projections.audit.offline import verify_certificate
-from tests.api_client import (
+from tests.support.api_client import (
     Api,
     World,
     api,  # noqa: F401 - fixture

@@ -16,9 +16,10 @@ from api.app import create_app
 from ledger.application import HourLedger
 from ledger.config import LedgerSettings
 from ledger.persistence import persistence_env
-from tests.audit.stored_events import StoredEvents
-from tests.audit.test_tampering import busy_world, registrations
-from tests.test_api_e2e import hour_ledger
+from tests.audit.stored_events import StoredEvents, registrations
+from tests.support.read_model_rows import execute
+from tests.support.served import hour_ledger
+from tests.support.worlds import busy_world
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +99,7 @@ def test_a_certificate_file_verifies_offline_and_an_altered_one_does_not(databas
         person = str(registrations(StoredEvents(ledger))[0])
         volunteer_id = str(StoredEvents(ledger).row(int(person))[0])
         client = TestClient(create_app(ledger))
-        admin = ledger.bootstrap_admin_key()
+        admin = ledger.keys.bootstrap_admin()
         issued = client.post(f"/v1/volunteers/{volunteer_id}/certificates", json={}, headers={"Authorization": f"Bearer {admin}"})
         assert issued.status_code == 201, issued.text
         key = client.get("/v1/audit/key").text
@@ -134,7 +135,6 @@ def test_an_unreachable_store_is_exit_2(tmp_path: Path) -> None:
 
 def test_replay_lists_a_read_model_row_altered_by_hand_and_exits_1(database_url: str, tmp_path: Path) -> None:
     from projections import ReadModels
-    from tests.audit.test_replay import execute
 
     ledger = HourLedger(env=persistence_env(database_url))
     try:

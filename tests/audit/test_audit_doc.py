@@ -11,9 +11,10 @@ from pathlib import Path
 
 from ledger.application import HourLedger
 from projections.audit.log import AuditLog
-from tests.audit.test_tampering import busy_world
+from tests.support.paths import PROJECT
+from tests.support.worlds import busy_world
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
+DOC = PROJECT / "docs" / "audit.md"
 
 
 def standalone_verifier() -> str:

@@ -14,9 +14,7 @@ from ledger.exchange_point import ExchangePoint
 from ledger.pool import POOL_ID
 from projections import ReadModels
 from projections.audit.replay import Difference, ReplayReport, replay
-from projections.balances.tables import BAL_ENTRY, BAL_VOLUNTEER
-from projections.engine.tables import physical
-from tests.builders import (
+from tests.support.builders import (
     AppWorld,
     deposit,
     donation,
@@ -28,6 +26,7 @@ from tests.builders import (
     transfer,
     withdrawal,
 )
+from tests.support.read_model_rows import execute
 
 
 @pytest.fixture
@@ -41,24 +40,6 @@ def models(ledger: HourLedger) -> Iterator[ReadModels]:
 
 def stored_events(ledger: HourLedger) -> int:
     return len(ledger.recorder.select_notifications(0, 1_000_000, inclusive_of_start=False))
-
-
-def execute(ledger: HourLedger, models: ReadModels, template: str, *params: Any) -> None:
-    """Runs `template` with `{table}` names of the read models' current generation, as a
-    database administrator would (placeholders written `?`)."""
-    (generation,) = [g for g, state in models.store.generations() if state == "current"]
-    datastore = ledger.recorder.datastore
-    schema = getattr(datastore, "schema", None)
-
-    def table(t: Any) -> str:
-        name = physical(generation, t)
-        return f'"{schema}"."{name}"' if schema else name
-
-    statement = template.format(bal_volunteer=table(BAL_VOLUNTEER), bal_entry=table(BAL_ENTRY))
-    if schema:
-        statement = statement.replace("?", "%s")
-    with datastore.transaction(commit=True) as cursor:
-        cursor.execute(statement, params)
 
 
 def every_transaction_type(ledger: HourLedger) -> dict[str, Any]:

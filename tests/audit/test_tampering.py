@@ -14,22 +14,9 @@ from ledger.application import HourLedger
 from projections.audit import merkle
 from projections.audit.log import AuditLog, b64, leaf_of_row
 from projections.audit.offline import verify_export
-from tests.audit.stored_events import StoredEvents
-from tests.builders import AppWorld, item, redemption, reversal, service
-
-
-def busy_world(ledger: HourLedger, people: int = 4) -> None:
-    world = AppWorld(ledger)
-    organization = world.organization()
-    point = world.point(tea=item(30, 10))
-    for _ in range(people):
-        volunteer = world.volunteer(organization, earned_minutes=90, timebank_minutes=60)
-        bought = world.post(redemption(point, volunteer, ("tea", 1)))
-        world.post(reversal(bought.transaction))
-
-
-def registrations(events: StoredEvents) -> list[int]:
-    return [p for p in events.positions() if events.row(p)[2].endswith("Volunteer.Registered")]
+from tests.audit.stored_events import StoredEvents, registrations
+from tests.support.builders import AppWorld
+from tests.support.worlds import busy_world
 
 
 @pytest.fixture

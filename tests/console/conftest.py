@@ -11,16 +11,16 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.api_client import As, deposit, exchange_point, item, organization, service_record, volunteer
-from tests.test_api_e2e import Server
+from tests.support.api_client import As, deposit, exchange_point, item, organization, service_record, volunteer
+from tests.support.paths import PROJECT
+from tests.support.served import Server
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+SCREENSHOTS = PROJECT / "test-artifacts" / "console"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -25,9 +25,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api_client import As, organization, volunteer
 from tests.faults.cluster import PrivateCluster
-from tests.test_api_e2e import Server, hour_ledger
+from tests.support.api_client import As, organization, volunteer
+from tests.support.follower import Follower
+from tests.support.served import Server, hour_ledger
 
 pytestmark = pytest.mark.slow
 
@@ -181,8 +182,7 @@ def test_the_follower_process_outlives_a_database_restart(tmp_path: Path) -> Non
     from ledger.actors import SYSTEM
     from ledger.application import HourLedger
     from ledger.persistence import persistence_env
-    from tests.builders import service
-    from tests.projections.test_operations import Follower
+    from tests.support.builders import service
 
     cluster = PrivateCluster()
     ledger = HourLedger(env=persistence_env(cluster.url))

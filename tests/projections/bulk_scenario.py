@@ -11,9 +11,10 @@ from ledger.actors import SYSTEM
 from ledger.application import HourLedger
 from ledger.commands import DepositTimebank, WithdrawTimebank
 from ledger.config import LedgerSettings
+from ledger.persistence import persistence_env
 from projections import ReadModels
 from projections.engine.tables import Table
-from tests.builders import donation, grant, redemption, reversal, service, transfer
+from tests.support.builders import donation, grant, redemption, reversal, service, transfer
 
 UTC = timezone.utc
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
@@ -109,3 +110,20 @@ def assert_same_tables(followed: dict[str, Any], rebuilt: dict[str, Any], tables
         only_followed = sorted(set(followed[name]) - set(rebuilt[name]))[:5]
         only_rebuilt = sorted(set(rebuilt[name]) - set(followed[name]))[:5]
         assert followed[name] == rebuilt[name], f"{name}: followed only {only_followed}, rebuilt only {only_rebuilt}"
+
+
+def assert_rebuilds_give_what_a_follower_gives(url: str, tables: tuple[Table, ...]) -> dict[str, Any]:
+    """On a ledger at `url` that meets every rule, a bulk rebuild and a rebuild without the bulk
+    path (the projection itself) each give exactly the rows of `tables` that a follower gives
+    batch by batch. Answers the follower's tables."""
+    app = HourLedger(env=persistence_env(url), settings=STARS, clock=lambda: NOW)
+    try:
+        record_every_rule(app)
+        followed, rebuilt = followed_and_bulk(app)
+        assert_same_tables(followed, rebuilt, tables)
+        models = ReadModels(app)
+        models.rebuild(bulk=False)
+        assert_same_tables(followed, models.dump(), tables)
+        return followed
+    finally:
+        app.close()

@@ -6,9 +6,7 @@ its rule on a ledger that meets every rule (`tests/projections/*/test_bulk.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,18 +17,12 @@ from ledger.application import HourLedger
 from ledger.persistence import persistence_env
 from projections import ReadModels
 from projections.statistics.bulk import StatisticsBulk
-from tests.builders import service
-from tests.conftest import PostgresSchema, fresh_store, require_postgres
+from tests.conftest import PostgresSchema, require_postgres
 from tests.projections.bulk_scenario import MIDNIGHT_CST, NOW, STARS, assert_same_tables, followed_and_bulk
-from tests.test_properties import RULES, Run, sequences
+from tests.support.builders import service
+from tests.support.random_operations import RULES, Run, sequences
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    with fresh_store("postgres", tmp_path) as found:
-        yield found
 
 
 def test_events_recorded_during_a_bulk_load_are_processed_before_the_switch(url: str) -> None:

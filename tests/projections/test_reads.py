@@ -20,7 +20,7 @@ from ledger.application import HourLedger
 from ledger.commands import RecordService
 from ledger.errors import UnavailableError
 from projections import ReadModels
-from tests.api_client import Api
+from tests.support.api_client import Api
 
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=timezone.utc)
 WAIT = 3.0

@@ -5,45 +5,23 @@ does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.application import HourLedger
-from ledger.persistence import persistence_env
 from ledger.vocabulary import AccountAddress, Book, volunteer_book
-from projections import ReadModels
 from projections.balances import bulk
 from projections.balances.tables import TABLES
-from tests.conftest import POSTGRES_URL, fresh_store, require_postgres
-from tests.projections.bulk_scenario import NOW, STARS, assert_same_tables, followed_and_bulk, record_every_rule
+from tests.projections.bulk_scenario import assert_rebuilds_give_what_a_follower_gives
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    with fresh_store("postgres", tmp_path) as found:
-        yield found
-
-
 def test_a_bulk_rebuild_gives_the_balances_a_follower_gives(url: str) -> None:
-    app = HourLedger(env=persistence_env(url), settings=STARS, clock=lambda: NOW)
-    try:
-        record_every_rule(app)
-        followed, rebuilt = followed_and_bulk(app)
-        assert len(followed["bal_entry"]) > 40 and len(followed["bal_txn"]) > 20
-        assert_same_tables(followed, rebuilt, TABLES)
-        # and the projection itself, rebuilding without the bulk path, agrees too
-        models = ReadModels(app)
-        models.rebuild(bulk=False)
-        assert_same_tables(followed, models.dump(), TABLES)
-    finally:
-        app.close()
+    followed = assert_rebuilds_give_what_a_follower_gives(url, TABLES)
+    assert len(followed["bal_entry"]) > 40 and len(followed["bal_txn"]) > 20
 
 
 accounts = st.one_of(
@@ -53,13 +31,6 @@ accounts = st.one_of(
     st.just(str(AccountAddress.pool())),
     st.text(alphabet="volunter:sicbkamp0-9\n", max_size=40),
 )
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[psycopg.Connection]:
-    require_postgres()
-    with psycopg.connect(POSTGRES_URL) as conn:
-        yield conn
 
 
 @settings(max_examples=200, deadline=None)

@@ -5,54 +5,25 @@ day, star levels, region keys) answers as the Python it restates."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.application import HourLedger
-from ledger.persistence import persistence_env
 from ledger.vocabulary import NATIONAL_THRESHOLDS_MINUTES, local_day, star_level
-from projections import ReadModels
 from projections.statistics import bulk
 from projections.statistics.dimensions import DEEPEST_LEVEL, DEEPEST_ROLLUP, region_keys
 from projections.statistics.tables import TABLES
-from tests.conftest import POSTGRES_URL, fresh_store, require_postgres
-from tests.projections.bulk_scenario import NOW, STARS, assert_same_tables, followed_and_bulk, record_every_rule
+from tests.projections.bulk_scenario import assert_rebuilds_give_what_a_follower_gives
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    with fresh_store("postgres", tmp_path) as found:
-        yield found
-
-
 def test_a_bulk_rebuild_gives_the_statistics_a_follower_gives(url: str) -> None:
-    app = HourLedger(env=persistence_env(url), settings=STARS, clock=lambda: NOW)
-    try:
-        record_every_rule(app)
-        followed, rebuilt = followed_and_bulk(app)
-        assert len(followed["st_pair"]) > 50 and len(followed["st_count"]) > 20
-        assert_same_tables(followed, rebuilt, TABLES)
-        # and the projection itself, rebuilding without the bulk path, agrees too
-        models = ReadModels(app)
-        models.rebuild(bulk=False)
-        assert_same_tables(followed, models.dump(), TABLES)
-    finally:
-        app.close()
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[psycopg.Connection]:
-    require_postgres()
-    with psycopg.connect(POSTGRES_URL) as conn:
-        yield conn
+    followed = assert_rebuilds_give_what_a_follower_gives(url, TABLES)
+    assert len(followed["st_pair"]) > 50 and len(followed["st_count"]) > 20
 
 
 moments = st.datetimes(

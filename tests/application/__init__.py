@@ -1,0 +1,1 @@
+"""Tests of the use cases (HourLedger and its services) against both stores."""

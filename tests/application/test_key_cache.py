@@ -1,0 +1,111 @@
+"""Authentication remembers a key for a moment (`HourLedger.keys.cache_seconds`) without asking
+the store again: revocation through the same process still takes effect at once, through
+another process within that bound; a wrong secret is never taken for the remembered one.
+Both stores."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ledger.actors import SYSTEM, Role
+from ledger.api_key import SECRET_PREFIX, key_id_of
+from ledger.application import HourLedger
+from ledger.config import DEFAULT_KEY_CACHE_SECONDS, KEY_CACHE_ENV, ConfigurationError, LedgerSettings
+from ledger.errors import UnauthorizedError
+
+
+def test_a_key_revoked_in_this_process_is_refused_at_once(ledger: HourLedger) -> None:
+    key, secret = ledger.keys.issue(SYSTEM, Role.AUDITOR, "auditor")
+    assert ledger.keys.authenticate(secret).key_id == key.id
+    assert ledger.keys.remembered_actor(secret) is not None  # remembered: the next request asks nothing
+
+    ledger.keys.revoke(SYSTEM, key.id)
+
+    assert ledger.keys.remembered_actor(secret) is None
+    with pytest.raises(UnauthorizedError):
+        ledger.keys.authenticate(secret)
+
+
+def test_a_key_revoked_in_another_process_is_refused_within_the_bound(
+    ledger: HourLedger, store_env: dict[str, str]
+) -> None:
+    other = HourLedger(env=store_env)  # another process on the same store
+    try:
+        key, secret = ledger.keys.issue(SYSTEM, Role.OPERATOR, "operator")
+        assert other.keys.authenticate(secret).key_id == key.id
+
+        ledger.keys.revoke(SYSTEM, key.id)
+        revoked_at = time.monotonic()
+
+        while True:
+            asked = time.monotonic()
+            try:
+                other.keys.authenticate(secret)
+            except UnauthorizedError:
+                break
+            assert asked < revoked_at + other.keys.cache_seconds, "the revoked key still works after the bound"
+            time.sleep(0.01)
+        # And it stays refused.
+        with pytest.raises(UnauthorizedError):
+            other.keys.authenticate(secret)
+    finally:
+        other.close()
+
+
+def test_a_remembered_key_does_not_accept_another_secret_naming_it(ledger: HourLedger) -> None:
+    key, secret = ledger.keys.issue(SYSTEM, Role.ADMIN, "admin")
+    ledger.keys.authenticate(secret)
+    forged = f"{SECRET_PREFIX}{key.id.hex}_{'x' * 43}"
+    assert key_id_of(forged) == key.id
+    assert ledger.keys.remembered_actor(forged) is None
+    with pytest.raises(UnauthorizedError):
+        ledger.keys.authenticate(forged)
+    # The genuine secret still works.
+    assert ledger.keys.authenticate(secret).key_id == key.id
+
+
+def test_without_a_cache_every_authentication_asks_the_store(ledger: HourLedger, store_env: dict[str, str]) -> None:
+    other = HourLedger(env=store_env)
+    try:
+        other.keys.cache_seconds = 0.0
+        key, secret = ledger.keys.issue(SYSTEM, Role.AUDITOR, "auditor")
+        assert other.keys.authenticate(secret).key_id == key.id
+        assert other.keys.remembered_actor(secret) is None
+        ledger.keys.revoke(SYSTEM, key.id)
+        with pytest.raises(UnauthorizedError):
+            other.keys.authenticate(secret)
+    finally:
+        other.close()
+
+
+def test_with_no_trust_window_a_key_revoked_in_another_process_is_refused_at_once(
+    ledger: HourLedger, store_env: dict[str, str]
+) -> None:
+    """What `serve --workers N` runs with (HOUR_LEDGER_KEY_CACHE_SECONDS=0): SPEC's
+    "effective at once" across processes."""
+    other = HourLedger(env=store_env, settings=LedgerSettings.from_env({KEY_CACHE_ENV: "0"}))
+    try:
+        key, secret = ledger.keys.issue(SYSTEM, Role.OPERATOR, "operator")
+        assert other.keys.authenticate(secret).key_id == key.id
+        assert other.keys.remembered_actor(secret) is None
+
+        ledger.keys.revoke(SYSTEM, key.id)
+
+        with pytest.raises(UnauthorizedError):
+            other.keys.authenticate(secret)
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", 0.0), ("2.5", 2.5), (" 1 ", 1.0)])
+def test_the_trust_window_is_a_setting(text: str, seconds: float) -> None:
+    assert LedgerSettings.from_env({KEY_CACHE_ENV: text}).key_cache_seconds == seconds
+    assert LedgerSettings.from_env({}).key_cache_seconds == DEFAULT_KEY_CACHE_SECONDS == 1.0
+
+
+@pytest.mark.parametrize("text", ["soon", "-1", "61", "nan"])
+def test_a_trust_window_the_ledger_cannot_use_is_refused(text: str) -> None:
+    with pytest.raises(ConfigurationError, match=KEY_CACHE_ENV):
+        LedgerSettings.from_env({KEY_CACHE_ENV: text})
