@@ -136,7 +136,9 @@ def create_app(
         """Liveness: the process answers (no database needed; see /readyz for readiness)."""
         return {"status": "ok"}
 
-    for module in (things, list_routes, transactions, reading, statistics, keys, audit_routes, certificates, operations):
+    # The posting routes first: a request's route is found by trying the routes in turn, and
+    # postings are most of what the service is asked.
+    for module in (transactions, things, list_routes, reading, statistics, keys, audit_routes, certificates, operations):
         app.include_router(module.router)
     # Innermost first: each add wraps what was added before.
     settings = ledger.settings

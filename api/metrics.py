@@ -93,6 +93,18 @@ class Metrics:
             ["reason"], registry=self.registry,
         )
         self.registry.register(ProgressCollector(ledger, read_models, audit))
+        # Each (method, route, status)'s counter and histogram, found once: `labels` checks
+        # and locks on every call, and there are few such triples.
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def answered(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Counts and times one answered request."""
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = self.requests.labels(method, route, status), self.latency.labels(method, route, status)
+            self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def posted(self, transaction_type: str) -> None:
         self.postings.labels(transaction_type).inc()
@@ -130,6 +142,4 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, noting)
         finally:
-            labels = (scope["method"], route_of(scope), str(status))
-            self.metrics.requests.labels(*labels).inc()
-            self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+            self.metrics.answered(scope["method"], route_of(scope), str(status), time.perf_counter() - started)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 SERVER = os.environ.get("HOUR_LEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-console = Console()
+# A table too wide for 80 columns stays readable when the output goes to a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 @contextmanager
@@ -52,15 +53,19 @@ def timed() -> Iterator[Timer]:
 
 
 # Every table `report` printed in this process, in order: what `--record` writes down.
-REPORTED: list[tuple[str, list[tuple[str, str, str]]]] = []
+REPORTED: list[tuple[str, list[tuple[str, ...]]]] = []
 
 
-def report(title: str, rows: list[tuple[str, str, str]]) -> None:
-    """Prints a table of figures, each beside the raw baseline measured in the same run."""
-    REPORTED.append((title, rows))
+def report(title: str, rows: Sequence[tuple[str, ...]]) -> None:
+    """Prints a table of figures, each beside the raw baseline measured in the same run: rows
+    of (measure, Hour Ledger, raw baseline), or of (measure, Hour Ledger, target, raw
+    baseline) for figures an issue set targets for."""
+    REPORTED.append((title, list(rows)))
     table = Table(title=title, title_justify="left")
     table.add_column("measure")
     table.add_column("Hour Ledger", justify="right")
+    if rows and len(rows[0]) == 4:
+        table.add_column("target", justify="right")
     table.add_column("raw baseline", justify="right")
     for row in rows:
         table.add_row(*row)
@@ -87,8 +92,11 @@ def served(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[
 
 
 @contextmanager
-def served_process(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[httpx.Client, int]]:
-    """As `served`, with the server's process id (to read its memory)."""
+def served_process(
+    url: str, *args: str, env: dict[str, str] | None = None, secret: str | None = None
+) -> Iterator[tuple[httpx.Client, int]]:
+    """As `served`, with the server's process id (to read its memory); with `secret`, the
+    client holds that key instead."""
     port = free_port()
     environment = {**os.environ, **(env or {}), "HOUR_LEDGER_DATABASE_URL": url}
     server = subprocess.Popen(
@@ -108,10 +116,12 @@ def served_process(url: str, *args: str, env: dict[str, str] | None = None) -> I
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        secret = next((line.strip() for line in printed if line.startswith("hl_")), None)
+        secret = secret or next((line.strip() for line in printed if line.startswith("hl_")), None)
         if secret is None:  # keys exist already: make one
             out = subprocess.run([sys.executable, "-m", "api.cli", "api-keys", "create", "--role", "auditor", "--name", "bench"],
-                                 env=environment, check=True, capture_output=True, text=True)
+                                 env=environment, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"hour-ledger api-keys create: {out.stderr.strip()}")
             secret = out.stdout.strip().splitlines()[-1]
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
         yield client, server.pid

@@ -24,7 +24,7 @@ when, on what machine, against which store. Each figure stands beside a raw base
 in the same run; what each benchmark does is in its module, `benchmarks/NAME.py`.
 """
 SECTION = re.compile(r"^## (\S+)$", re.MULTILINE)
-Table = tuple[str, list[tuple[str, str, str]]]
+Table = tuple[str, list[tuple[str, ...]]]
 
 
 def write(name: str, tables: list[Table], order: list[str]) -> None:
@@ -48,8 +48,10 @@ def render(name: str, tables: list[Table]) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## {name}", "", f"Recorded {when}; {machine()}; {store()}; eventsourcing {version('eventsourcing')}."]
     for title, rows in tables:
-        lines += ["", f"### {title}", "", "| measure | Hour Ledger | raw baseline, same run |", "|---|---|---|"]
-        lines += [f"| {measure.strip()} | {ours} | {baseline} |" for measure, ours, baseline in rows]
+        targets = bool(rows) and len(rows[0]) == 4  # (measure, ours, target, baseline)
+        header = ["measure", "Hour Ledger", *(["target"] if targets else []), "raw baseline, same run"]
+        lines += ["", f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join([row[0].strip(), *row[1:]]) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 

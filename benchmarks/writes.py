@@ -1,95 +1,343 @@
-"""Write throughput on PostgreSQL: one transaction per save, many per save, and writers in
-parallel, beside plain psycopg inserts of rows of the same shape under the same table lock."""
+"""Write throughput (issue #11), in one run beside raw PostgreSQL on the same machine:
+
+- the raw baseline: single-row INSERTs into an events-shaped table from 8 connections
+  (transactions/s; `pgbench` when installed, else psycopg threads), the same under the table
+  lock eventsourcing's recorder takes, and 1,000 rows per transaction (rows/s);
+- single postings (service records, each client its own volunteers, none overlapping)
+  through `hour-ledger serve --workers 1` and `--workers 2` from 8 keep-alive clients:
+  postings/s, p50 / p99, the server's CPU per posting and the load generator's own CPU (and
+  the same without the projection followers in the server, `--no-projections`);
+- atomic batches of 1,000 through the same servers: postings/s;
+- in process: postings/s for a volunteer with 3,000 service records and for a new one;
+- SQLite, the embedded default: single postings from 8 clients through `hour-ledger serve`.
+
+Each figure is printed beside issue #11's target. HOUR_LEDGER_BENCH_WRITES (default 3000):
+the postings of each run of single postings; the whole benchmark takes a few minutes."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from glob import glob
+from pathlib import Path
 
+import orjson
 import psycopg
 
-from benchmarks.common import report, scratch_database, timed
-from ledger.actors import SYSTEM
+from benchmarks.common import console, percentile, report, scratch_database, served_process
+from benchmarks.load import Load, generate, request
+from ledger.actors import SYSTEM, Role
 from ledger.application import HourLedger
 from ledger.commands import RecordService
 from ledger.persistence import persistence_env
 
-N = int(os.environ.get("HOUR_LEDGER_BENCH_WRITES", "2000"))
-BATCH = 250
-STATE = b"x" * 400  # about the size of a stored ServiceRecorded event
+POSTINGS = int(os.environ.get("HOUR_LEDGER_BENCH_WRITES", "3000"))
+CLIENTS = 8
+VOLUNTEERS_PER_CLIENT = 64
+BATCH = 1000
+BATCHES = 2 * CLIENTS
+HISTORY = 3000  # the service records of the volunteer with a history
+TIMED = 300  # postings timed for each of the two volunteers
+RAW_SECONDS = 4
+STATE = "\\x" + "78" * 400  # a bytea literal about the size of a stored ServiceRecorded event
+RAW_TABLE = (
+    "CREATE TABLE raw_events (originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text NOT NULL, "
+    "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version)); "
+    "CREATE UNIQUE INDEX raw_events_notification_id ON raw_events (notification_id)"
+)
+RAW_COLUMNS = "raw_events (originator_id, originator_version, topic, state)"
+RAW_SCRIPTS = {
+    "single": f"INSERT INTO {RAW_COLUMNS} VALUES (gen_random_uuid(), 1, 'ServiceRecorded', '{STATE}'::bytea);\n",
+    "locked": (
+        f"BEGIN;\nLOCK TABLE raw_events IN EXCLUSIVE MODE;\n"
+        f"INSERT INTO {RAW_COLUMNS} VALUES (gen_random_uuid(), 1, 'ServiceRecorded', '{STATE}'::bytea);\nCOMMIT;\n"
+    ),
+    "batch": (
+        f"INSERT INTO {RAW_COLUMNS} SELECT gen_random_uuid(), 1, 'ServiceRecorded', '{STATE}'::bytea "
+        f"FROM generate_series(1, {BATCH});\n"
+    ),
+}
+
+GOAL_SINGLE = "≥1,500 goal, ≥1,000 min"
+GOAL_P99 = "p99 ≤30 ms"
+GOAL_BATCH = "≥20,000 goal, ≥8,000 min"
+GOAL_SQLITE = "≥500"
+GOAL_HISTORY = "within 15 %"
 
 
-def raw_inserts(url: str, rows: int, per_transaction: int) -> float:
-    """Rows per second: INSERTs into an events-shaped table, each transaction taking the lock."""
+# The raw baseline ---------------------------------------------------------------------
+
+
+def pgbench() -> str | None:
+    """pgbench's path, where Debian's client packages put it when it is not on PATH."""
+    return shutil.which("pgbench") or next(iter(sorted(glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)), None)
+
+
+def raw_transactions(url: str, script: str) -> float:
+    """Transactions/s of `script` (a RAW_SCRIPTS entry) from CLIENTS connections for RAW_SECONDS."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE raw_events (originator_id uuid, originator_version bigint, topic text, "
-            "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
-        )
-        with timed() as t:
-            for start in range(0, rows, per_transaction):
+        conn.execute("DROP TABLE IF EXISTS raw_events")
+        conn.execute(RAW_TABLE)
+    program = pgbench()
+    try:
+        if program is None:
+            return raw_transactions_in_threads(url, script)
+        with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
+            file.write(RAW_SCRIPTS[script])
+            file.flush()
+            out = subprocess.run(
+                [program, "-n", "-c", str(CLIENTS), "-j", "2", "-T", str(RAW_SECONDS), "-f", file.name, url],
+                check=True, capture_output=True, text=True,
+            ).stdout
+        found = re.search(r"tps = ([0-9.]+)", out)
+        assert found, out
+        return float(found.group(1))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE raw_events")
+
+
+def raw_transactions_in_threads(url: str, script: str) -> float:
+    """As pgbench would, from psycopg threads (when pgbench is not installed)."""
+    statements = [s for s in RAW_SCRIPTS[script].split(";\n") if s.strip() and s.strip() not in ("BEGIN", "COMMIT")]
+    counts = [0] * CLIENTS
+    stop = time.monotonic() + RAW_SECONDS
+
+    def client(index: int) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while time.monotonic() < stop:
                 with conn.transaction():
-                    conn.execute("LOCK TABLE raw_events IN EXCLUSIVE MODE")
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO raw_events (originator_id, originator_version, topic, state) VALUES (%s, 1, 't', %s)",
-                            [(uuid.uuid4(), STATE) for _ in range(min(per_transaction, rows - start))],
-                        )
-        conn.execute("DROP TABLE raw_events")
-    return rows / t.seconds
+                    for statement in statements:
+                        conn.execute(statement)
+                counts[index] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / RAW_SECONDS
 
 
-def service_records(volunteer_ids: list[uuid.UUID], org_id: uuid.UUID, count: int) -> list[RecordService]:
-    base = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# The world the postings need ----------------------------------------------------------
+
+
+@dataclass
+class World:
+    organization: uuid.UUID
+    volunteers: list[list[uuid.UUID]]  # each client's own
+    secret: str  # an admin key's
+
+    @classmethod
+    def registered(cls, ledger: HourLedger) -> World:
+        org = ledger.register_organization(SYSTEM, "bench", "3208").aggregate.id
+        volunteers = [
+            [ledger.register_volunteer(SYSTEM, f"v{c}.{i}", "320830", org).aggregate.id for i in range(VOLUNTEERS_PER_CLIENT)]
+            for c in range(CLIENTS)
+        ]
+        _, secret = ledger.keys.issue(SYSTEM, Role.ADMIN, "bench")
+        return cls(org, volunteers, secret)
+
+    def records(self, client: int, count: int, era: int) -> Iterator[dict[str, str]]:
+        """`count` service records of the client's volunteers as JSON-ready bodies, an hour
+        each, two hours apart; each era of postings starts a year after the one before."""
+        base = datetime(2000, 1, 1, tzinfo=timezone.utc) + timedelta(days=365 * era)
+        people = self.volunteers[client]
+        for i in range(count):
+            started = base + timedelta(hours=2 * (i // len(people)))
+            yield {
+                "id": str(uuid.uuid4()), "type": "service_record", "volunteer_id": str(people[i % len(people)]),
+                "organization_id": str(self.organization), "category": "elder_care",
+                "started_at": started.isoformat(), "ended_at": (started + timedelta(hours=1)).isoformat(),
+            }
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU a process and its descendants (uvicorn's workers) have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        used[child] = (int(fields[11]) + int(fields[12])) / tick
+    tree, total = {pid}, 0.0
+    for child in sorted(parents):  # children have higher ids than parents, save on wrap-around
+        if parents[child] in tree:
+            tree.add(child)
+    for member in tree:
+        total += used.get(member, 0.0)
+    return total
+
+
+@dataclass
+class Run:
+    postings: int
+    load: Load
+    server_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.postings / self.load.seconds
+
+    def shown_latency(self) -> str:
+        found = [s * 1000 for s in self.load.latencies]
+        return f"{percentile(found, 50):.1f} / {percentile(found, 99):.1f} ms"
+
+    def shown_cpu(self) -> str:
+        return (
+            f"{self.server_cpu / self.postings * 1000:.2f} ms server CPU/posting; "
+            f"generator {self.load.cpu_seconds / self.load.seconds:.2f} cores"
+        )
+
+
+def posted(port: int, pid: int, connections: list[list[bytes]], postings: int) -> Run:
+    """Runs the requests; every one must have been answered 201 (or 200 for a batch)."""
+    before = cpu_seconds(pid)
+    load = generate(port, connections)
+    run = Run(postings, load, cpu_seconds(pid) - before)
+    wrong = [s for s in load.statuses if s not in (200, 201)]
+    assert not wrong, f"{len(wrong)} requests answered {sorted(set(wrong))}"
+    return run
+
+
+def single_postings(world: World, port: int, pid: int, secret: str, era: int) -> Run:
+    per_client = POSTINGS // CLIENTS
+    connections = [
+        [request("/v1/transactions", orjson.dumps(body), secret) for body in world.records(c, per_client, era)]
+        for c in range(CLIENTS)
+    ]
+    return posted(port, pid, connections, per_client * CLIENTS)
+
+
+def batch_postings(world: World, port: int, pid: int, secret: str, era: int) -> Run:
+    per_client = BATCHES // CLIENTS
+    connections = []
+    for c in range(CLIENTS):
+        records = list(world.records(c, per_client * BATCH, era))
+        connections.append([
+            request("/v1/transactions/batch", orjson.dumps({"atomic": True, "transactions": records[i : i + BATCH]}), secret)
+            for i in range(0, len(records), BATCH)
+        ])
+    return posted(port, pid, connections, BATCHES * BATCH)
+
+
+def through_http(
+    url: str, world: World, workers: int, era: int, batches: bool = True, options: tuple[str, ...] = ()
+) -> tuple[Run, Run | None]:
+    """Single postings, then (with `batches`) atomic batches, through one `hour-ledger serve`."""
+    secret = world.secret
+    with served_process(url, "--workers", str(workers), *options, secret=secret) as (http, pid):
+        port = int(str(http.base_url).rstrip("/").rpartition(":")[2])
+        deadline = time.monotonic() + 120
+        while http.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for body in world.records(0, 16, 3 * era):  # the first requests meet cold caches
+            assert http.post("/v1/transactions", json=body).status_code == 201
+        single = single_postings(world, port, pid, secret, 3 * era + 1)
+        batch = batch_postings(world, port, pid, secret, 3 * era + 2) if batches else None
+    return single, batch
+
+
+# A volunteer with a history -----------------------------------------------------------
+
+
+def with_history(ledger: HourLedger, organization: uuid.UUID) -> tuple[float, float]:
+    """Postings/s, in process and one at a time, for a volunteer with HISTORY service records
+    and for a new volunteer, the two taking turns."""
+    veteran = ledger.register_volunteer(SYSTEM, "veteran", "320830", organization).aggregate.id
+    newcomer = ledger.register_volunteer(SYSTEM, "newcomer", "320830", organization).aggregate.id
+    past = records_of(veteran, organization, HISTORY, datetime(1950, 1, 1, tzinfo=timezone.utc))
+    for start in range(0, HISTORY, BATCH):
+        ledger.post_batch(SYSTEM, past[start : start + BATCH], atomic=True)
+    later = datetime(1980, 1, 1, tzinfo=timezone.utc)
+    turns = zip(records_of(veteran, organization, TIMED, later), records_of(newcomer, organization, TIMED, later))
+    spent = {veteran: 0.0, newcomer: 0.0}
+    for pair in turns:
+        for command in pair:
+            started = time.perf_counter()
+            ledger.post(SYSTEM, command)
+            spent[command.volunteer_id] += time.perf_counter() - started
+    return TIMED / spent[veteran], TIMED / spent[newcomer]
+
+
+def records_of(volunteer: uuid.UUID, organization: uuid.UUID, count: int, base: datetime) -> list[RecordService]:
     return [
         RecordService(
-            id=uuid.uuid4(), volunteer_id=volunteer_ids[i % len(volunteer_ids)], organization_id=org_id,
-            category="elder_care", started_at=base + timedelta(hours=2 * (i // len(volunteer_ids))),
-            ended_at=base + timedelta(hours=2 * (i // len(volunteer_ids)), minutes=60),
+            id=uuid.uuid4(), volunteer_id=volunteer, organization_id=organization, category="elder_care",
+            started_at=base + timedelta(hours=2 * i), ended_at=base + timedelta(hours=2 * i, minutes=60),
         )
         for i in range(count)
     ]
 
 
+# The run ------------------------------------------------------------------------------
+
+
+def on_sqlite() -> Run:
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{directory}/bench.sqlite3"
+        ledger = HourLedger(env=persistence_env(url))
+        world = World.registered(ledger)
+        ledger.close()
+        single, _ = through_http(url, world, workers=1, era=0, batches=False)
+    return single
+
+
 def run() -> None:
     with scratch_database("hour_ledger_bench_writes") as url:
+        raw = {script: raw_transactions(url, script) for script in RAW_SCRIPTS}
+        # Each server its own new volunteers, so that no run pays for the histories an earlier
+        # one left (what a history costs is measured on its own, in `with_history`).
         ledger = HourLedger(env=persistence_env(url))
-        org = ledger.register_organization(SYSTEM, "bench", "3208").aggregate.id
-        volunteers = [ledger.register_volunteer(SYSTEM, f"v{i}", "320830", org).aggregate.id for i in range(64)]
+        try:
+            one_worker = through_http(url, World.registered(ledger), workers=1, era=0)
+            two_workers = through_http(url, World.registered(ledger), workers=2, era=1)
+            # What the followers in the server cost each posting: the same without them.
+            alone, _ = through_http(
+                url, World.registered(ledger), workers=1, era=2, batches=False, options=("--no-projections",)
+            )
+            veteran, newcomer = with_history(ledger, World.registered(ledger).organization)
+        finally:
+            ledger.close()
+    sqlite = on_sqlite()
 
-        one_by_one = service_records(volunteers, org, N)
-        with timed() as t_single:
-            for command in one_by_one:
-                ledger.post(SYSTEM, command)
-        batched = service_records(volunteers, org, N * 5)
-        for c in batched:  # later than the first set, so nothing overlaps
-            object.__setattr__(c, "started_at", c.started_at + timedelta(days=3650))
-            object.__setattr__(c, "ended_at", c.ended_at + timedelta(days=3650))
-        with timed() as t_batch:
-            for start in range(0, len(batched), BATCH):
-                ledger.post_batch(SYSTEM, batched[start : start + BATCH], atomic=True)
-        parallel = service_records(volunteers, org, N)
-        for c in parallel:
-            object.__setattr__(c, "started_at", c.started_at + timedelta(days=7300))
-            object.__setattr__(c, "ended_at", c.ended_at + timedelta(days=7300))
-        with timed() as t_parallel, ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda c: ledger.post(SYSTEM, c), parallel))
-        ledger.close()
-
-        raw_single = raw_inserts(url, N, 1)
-        raw_batch = raw_inserts(url, N * 5, BATCH * 2)
-
-    events_single = 2 * N / t_single.seconds
-    events_batch = 2 * N * 5 / t_batch.seconds
-    report(
-        f"Writes on PostgreSQL ({N} service records one per save, {N * 5} in atomic batches of {BATCH})",
-        [
-            ("one transaction per save: events/s", f"{events_single:,.0f}", f"{raw_single:,.0f} rows/s, 1 per txn"),
-            ("  transactions/s", f"{N / t_single.seconds:,.0f}", ""),
-            ("atomic batches: events/s", f"{events_batch:,.0f}", f"{raw_batch:,.0f} rows/s, {BATCH * 2} per txn"),
-            ("  transactions/s", f"{N * 5 / t_batch.seconds:,.0f}", ""),
-            ("8 threads, one per save: transactions/s", f"{N / t_parallel.seconds:,.0f}", ""),
-        ],
-    )
+    raw_single = f"{raw['single']:,.0f} single-row INSERT txn/s, {CLIENTS} connections"
+    rows: list[tuple[str, str, str, str]] = []
+    for workers, (single, batch) in ((1, one_worker), (2, two_workers)):
+        assert batch is not None
+        rows += [
+            (f"single postings, {CLIENTS} clients, --workers {workers}: postings/s", f"{single.rate:,.0f}", GOAL_SINGLE, raw_single),
+            ("  p50 / p99", single.shown_latency(), GOAL_P99, ""),
+            ("  CPU", single.shown_cpu(), "", ""),
+            (f"atomic batches of {BATCH:,}, --workers {workers}: postings/s", f"{batch.rate:,.0f}", GOAL_BATCH,
+             f"{raw['batch'] * BATCH:,.0f} rows/s, {BATCH:,} rows per txn"),
+            ("  p50 / p99 per batch", batch.shown_latency(), "", ""),
+        ]
+    rows += [
+        ("single postings, --workers 1 --no-projections: postings/s", f"{alone.rate:,.0f}", "", ""),
+        ("  p50 / p99", alone.shown_latency(), "", ""),
+        ("  CPU", alone.shown_cpu(), "", ""),
+        (f"in process, a volunteer with {HISTORY:,} records: postings/s", f"{veteran:,.0f}", "", ""),
+        ("in process, a new volunteer: postings/s", f"{newcomer:,.0f}", "", ""),
+        ("  the veteran against the newcomer", f"{veteran / newcomer:.0%}", GOAL_HISTORY, ""),
+        (f"SQLite, single postings, {CLIENTS} clients: postings/s", f"{sqlite.rate:,.0f}", GOAL_SQLITE, ""),
+        ("  p50 / p99", sqlite.shown_latency(), "", ""),
+        ("  CPU", sqlite.shown_cpu(), "", ""),
+        ("raw: the same INSERTs under eventsourcing's table lock", "", "", f"{raw['locked']:,.0f} txn/s"),
+    ]
+    report(f"Writes on PostgreSQL ({POSTINGS:,} single postings a run, {BATCHES * BATCH:,} in batches)", rows)
+    console.print("writes benchmark done")
