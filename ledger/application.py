@@ -654,6 +654,8 @@ class HourLedger(Application[UUID]):
         new_events = Counter(event.originator_id for event in events)
         for aggregate in aggregates:
             interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval and isinstance(aggregate, Volunteer):
+                interval = aggregate.snapshot_interval(interval)
             before = aggregate.version - new_events[aggregate.id]
             if interval and aggregate.version // interval > before // interval:
                 snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)

@@ -49,6 +49,14 @@ class Volunteer(ImmutableState, Aggregate):
         """The unreversed service periods, by start (a snapshot holds them as plain lists)."""
         return ServicePeriods.of(self.service_periods)
 
+    def snapshot_interval(self, base: int) -> int:
+        """Events between two snapshots. A snapshot copies every period: with a long history it
+        is taken more seldom (every eighth of the history, rounded down to a power of two, so
+        that the multiples stay multiples as it grows), which keeps its cost per posting flat
+        and a load from it replaying at most an eighth of the history."""
+        eighth = len(self.periods()) // 8
+        return max(base, 1 << (eighth.bit_length() - 1)) if eighth else base
+
     def registration(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.service_periods import ServicePeriods, ServicePeriodsAsText
+from ledger.volunteer import Volunteer
 from tests.support.builders import DAY_ONE, World, service
 
 spans = st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 300)), max_size=60)
@@ -70,3 +71,15 @@ def test_every_stored_form_reads_back_as_the_same_periods():
 
     assert ServicePeriods.of(earlier_snapshot) == ServicePeriods.of(as_json_lists) == periods
     assert text.decode(text.encode(periods)) == periods
+
+
+def test_a_long_history_is_snapshotted_more_seldom_so_a_snapshot_costs_each_posting_the_same():
+    def volunteer_with(periods: int) -> Volunteer:
+        world = World()
+        volunteer = world.volunteer(world.organization())
+        volunteer.service_periods = ServicePeriods((i * 10, i * 10 + 5, str(i)) for i in range(periods))
+        return volunteer
+
+    intervals = {n: volunteer_with(n).snapshot_interval(100) for n in (0, 105, 1_000, 3_000, 6_000)}
+
+    assert intervals == {0: 100, 105: 100, 1_000: 100, 3_000: 256, 6_000: 512}
