@@ -73,11 +73,13 @@ def receive(conn: socket.socket) -> bytes:
 
 def drive(port: int, requests: list[bytes], into: Load, lock: threading.Lock, go: threading.Event) -> None:
     """Sends `requests` one after another on one connection, timing each."""
-    conn = socket.create_connection(("127.0.0.1", port))
-    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     latencies, statuses, pending = [], [], bytearray()
     go.wait()
     started = time.perf_counter()
+    # Connected only now: the server closes a connection idle for a few seconds (uvicorn's
+    # keep-alive timeout), and the processes may wait that long for each other to be ready.
+    conn = socket.create_connection(("127.0.0.1", port))
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     for message in requests:
         sent = time.perf_counter()
         conn.sendall(message)

@@ -211,6 +211,8 @@ def posted(port: int, pid: int, connections: list[list[bytes]], postings: int) -
     run = Run(postings, load, cpu_seconds(pid) - before)
     wrong = [s for s in load.statuses if s not in (200, 201)]
     assert not wrong, f"{len(wrong)} requests answered {sorted(set(wrong))}"
+    sent = sum(len(requests) for requests in connections)
+    assert len(load.statuses) == sent, f"{sent - len(load.statuses)} of {sent} requests were not answered"
     return run
 
 

@@ -42,6 +42,7 @@ class GroupCommit:
     """Writes stored events through `insert`, sharing store transactions between threads."""
 
     insert: Insert
+    max_events: int = MAX_GROUP_EVENTS
     groups: int = 0  # store transactions written (for tests and benchmarks)
     saves: int = 0  # saves written
     _lock: threading.Condition = field(default_factory=threading.Condition)
@@ -59,23 +60,26 @@ class GroupCommit:
         pending = PendingSave(events)
         with self._lock:
             self._waiting.append(pending)
-            while self._writing and not pending.done:
-                self._lock.wait()
-            if pending.done:
-                return pending.outcome()
-            self._writing = True
-            group = self._take_group()
-        try:
-            self._write(group)
-        finally:
+        while True:
             with self._lock:
-                self._writing = False
-                self._lock.notify_all()
-        return pending.outcome()
+                while self._writing and not pending.done:
+                    self._lock.wait()
+                if pending.done:
+                    return pending.outcome()
+                # This thread writes next: the saves at the head of the queue, as many as a
+                # group holds. Its own may not be among them (a group is full): then round again.
+                self._writing = True
+                group = self._take_group()
+            try:
+                self._write(group)
+            finally:
+                with self._lock:
+                    self._writing = False
+                    self._lock.notify_all()
 
     def _take_group(self) -> list[PendingSave]:
         group, size = [], 0
-        while self._waiting and (not group or size + len(self._waiting[0].events) <= MAX_GROUP_EVENTS):
+        while self._waiting and (not group or size + len(self._waiting[0].events) <= self.max_events):
             pending = self._waiting.pop(0)
             group.append(pending)
             size += len(pending.events)

@@ -77,6 +77,24 @@ def test_saves_arriving_while_one_is_written_share_the_next_transaction(store):
     assert all(a[1] == a[0] + 1 for a in answers[1:])  # each save's events stay together, in order
 
 
+def test_a_save_left_out_of_a_full_group_is_written_by_a_later_one(store):
+    """Whichever waiting thread writes next takes the head of the queue, which may not hold its
+    own save: it must not answer before its own save is written."""
+    for _ in range(20):  # which thread writes next is up to the scheduler: give each a chance
+        commit = GroupCommit(store.insert, max_events=2)
+        store.hold.clear()
+        store.entered.clear()
+        with ThreadPoolExecutor(4) as pool:
+            first = pool.submit(commit.save, [event()])
+            assert store.entered.wait(10)
+            later = [pool.submit(commit.save, [event(), event()]) for _ in range(3)]  # one per group
+            wait_until(lambda: commit.waiting == 3)
+            store.hold.set()
+            answers = [first.result(10)] + [f.result(10) for f in later]
+        assert all(len(a) == len(set(a)) and a for a in answers)
+        assert len({p for a in answers for p in a}) == 7
+
+
 def test_a_conflict_in_a_group_fails_only_the_save_that_conflicts(store):
     commit = GroupCommit(store.insert)
     taken = event()
