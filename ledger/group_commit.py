@@ -43,8 +43,6 @@ class GroupCommit:
 
     insert: Insert
     max_events: int = MAX_GROUP_EVENTS
-    groups: int = 0  # store transactions written (for tests and benchmarks)
-    saves: int = 0  # saves written
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _waiting: list[PendingSave] = field(default_factory=list)
     _writing: bool = False
@@ -100,8 +98,6 @@ class GroupCommit:
                 for pending in group:
                     pending.error = error
                 return
-            self.groups += 1
-            self.saves += len(group)
             start = 0
             for pending in group:
                 pending.positions = positions[start : start + len(pending.events)]
@@ -114,7 +110,5 @@ class GroupCommit:
     def _write_alone(self, pending: PendingSave) -> None:
         try:
             pending.positions = list(self.insert(pending.events) or [])
-            self.groups += 1
-            self.saves += 1
         except BaseException as error:
             pending.error = error

@@ -100,7 +100,8 @@ class LedgerPostgresRecorder(BoundedRetries, PostgresApplicationRecorder):
         ).format(**names))
         self.function = SQL("{schema}.{function}").format(**names)
         self.column_types = (self.datastore.originator_id_type, "bigint", "text", "bytea")
-        self.calls_by_size: dict[int, bytes] = {}  # 0: the call with arrays
+        self.calls_by_size: dict[int, bytes] = {}
+        self.call_with_arrays: bytes | None = None
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
@@ -118,12 +119,12 @@ class LedgerPostgresRecorder(BoundedRetries, PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             if len(stored_events) <= FEW_EVENTS:
                 params: list[Any] = [value for column in columns for value in column]
-                curs.execute(self.call_for(len(stored_events), conn), params, prepare=True)
+                curs.execute(self.call_for_few(len(stored_events), conn), params, prepare=True)
             else:
-                curs.execute(self.call_with_arrays(conn), columns, prepare=True)
+                curs.execute(self.call_for_many(conn), columns, prepare=True)
             return [row["notification_id"] for row in curs.fetchall()]
 
-    def call_for(self, size: int, conn: Connection[Any]) -> bytes:
+    def call_for_few(self, size: int, conn: Connection[Any]) -> bytes:
         """The function's call for `size` events, the arrays built by the server from scalar
         parameters: psycopg dumps a few scalars in C faster than it dumps a few arrays."""
         call = self.calls_by_size.get(size)
@@ -135,15 +136,14 @@ class LedgerPostgresRecorder(BoundedRetries, PostgresApplicationRecorder):
             call = self.calls_by_size[size] = composed.as_bytes(conn)
         return call
 
-    def call_with_arrays(self, conn: Connection[Any]) -> bytes:
+    def call_for_many(self, conn: Connection[Any]) -> bytes:
         """The function's call with four binary arrays: for many events, far cheaper than
         as many scalars (1,000 events: 4 ms of CPU against 22)."""
-        call = self.calls_by_size.get(0)
-        if call is None:
+        if self.call_with_arrays is None:
             arrays = SQL(", ").join([SQL("%b::{0}[]").format(SQL(t)) for t in self.column_types])
             composed = SQL("SELECT n AS notification_id FROM {0}({1}) AS n").format(self.function, arrays)
-            call = self.calls_by_size[0] = composed.as_bytes(conn)
-        return call
+            self.call_with_arrays = composed.as_bytes(conn)
+        return self.call_with_arrays
 
     def select_events(self, originator_id: Any, **kwargs: Any) -> Sequence[StoredEvent]:
         return within_bound(lambda: _select_events(self, originator_id, **kwargs), self.store_down)

@@ -60,10 +60,8 @@ class UnitOfWork:
     def read_unchanged_from_cache(self) -> bool:
         """Whether the state of an aggregate taken from the cache was read and not changed: the
         copy may be out of date, and no conflict on saving would say so."""
-        return any(
-            not (aggregate := self._aggregates[aggregate_id]) or not aggregate.pending_events  # type: ignore[union-attr]
-            for aggregate_id in self._from_cache & self._state_read
-        )
+        cached = [self._aggregates[aggregate_id] for aggregate_id in self._from_cache & self._state_read]
+        return any(aggregate is not None and not aggregate.pending_events for aggregate in cached)
 
     def find(self, cls: type[A], aggregate_id: UUID, *, registration_only: bool = False) -> A | None:
         aggregate = self.find_any(aggregate_id, registration_only=registration_only)
