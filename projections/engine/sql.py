@@ -369,7 +369,8 @@ class SqlReadModelStore(ReadModelStore):
         if transaction is not None:
             rows = select(transaction, generation, table, columns, list(values), cols)
         else:
-            with self._read() as cur:
+            # No snapshot needed: this store's follower is the only writer of these rows.
+            with self._statement() as cur:
                 rows = select(cur, generation, table, columns, list(values), cols)
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
