@@ -15,6 +15,7 @@ from api.access_log import AccessLog, Write, to_stderr
 from api.guards import JsonBodies
 from api.local_time import ResponseZone
 from api.metrics import Metrics, RequestMetrics
+from api.posting_lane import PostingLane
 from api.problems import header_language, problem_response, said
 from api.security import RateLimits, SecurityHeaders
 from api.routes import audit as audit_routes
@@ -119,6 +120,9 @@ def create_app(
         # /docs is served from local files (api/docs.py); ReDoc would need a CDN.
         docs_url=None,
         redoc_url=None,
+        # OpenTelemetry off: /metrics is Prometheus's, and asking whether telemetry is
+        # configured cost every request a look at three global providers.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ledger = ledger
     app.state.read_models = read_models
@@ -142,6 +146,7 @@ def create_app(
         app.include_router(module.router)
     # Innermost first: each add wraps what was added before.
     settings = ledger.settings
+    app.add_middleware(PostingLane, api=app)  # inside every other layer: they all still apply
     app.add_middleware(JsonBodies)
     console.install(app)
     app.add_middleware(BodyLimit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Any, NoReturn, Optional
 from uuid import UUID
 
 import typer
@@ -19,7 +19,7 @@ from ledger.application import HourLedger
 from ledger.application import open_ledger as open_store
 from ledger.config import ConfigurationError, LedgerSettings
 from ledger.errors import LedgerError
-from ledger.persistence import DatabaseUrlError, StoreUnreachableError, displayable_url
+from ledger.persistence import DatabaseUrlError, StoreUnreachableError, displayable_url, is_postgres
 
 app = typer.Typer(help="Hour Ledger: volunteer service hours and time banks.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -73,6 +73,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API. With no keys yet, creates an admin key and prints it once."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     settings = load_settings()
     if access_log is not None:
@@ -80,11 +81,14 @@ def serve(
     if workers > 1:
         # A key revoked through one worker must be refused by the others at once (SPEC).
         settings = settings.with_(key_cache_seconds=0.0)
-    # One follower for all workers, in this supervising process: followers in every worker
-    # would only contend for the same tracking rows.
-    follow_here = projections and workers > 1
-    settings = settings.with_(projections="in-process" if projections and not follow_here else "off")
     ledger = open_ledger(settings)
+    # The followers (read models, lists, audit tree) in this supervising process, the HTTP
+    # workers in processes of their own, one worker too: followers in every worker would only
+    # contend for the same tracking rows, and a follower in the worker shares its interpreter
+    # lock with the requests (docs/decisions.md). On SQLite, one worker serves and follows: the
+    # file takes one writer at a time, and a worker that writes knows at once what to read.
+    follow_here = projections and (workers > 1 or is_postgres(ledger.recorder))
+    settings = settings.with_(projections="in-process" if projections and not follow_here else "off")
     secret = ledger.keys.bootstrap_admin()
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     out = Console()
@@ -108,27 +112,39 @@ def serve(
     # together must not all create them again (eventsourcing's PostgreSQL set-up is not safe
     # to run concurrently).
     os.environ.update({**settings.to_env(), "CREATE_TABLE": "n"})
-    followers: list[object] = []
-    if follow_here:
-        from projections import ReadModels
-        from projections.lists import Lists
-
-        followers = [ReadModels(ledger), Lists(ledger)]
-        for follower in followers:
-            follower.start()  # type: ignore[attr-defined]
-    else:
+    followers = start_followers(ledger) if follow_here else []
+    if not follow_here:
         ledger.close()
+    # The service writes its own access log (api/access_log.py): uvicorn's is off.
+    config = uvicorn.Config(
+        "api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info",
+        access_log=False,
+    )
     try:
-        # The service writes its own access log (api/access_log.py): uvicorn's is off.
-        uvicorn.run(
-            "api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info",
-            access_log=False,
-        )
+        if follow_here:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass
     finally:
-        if followers:
-            for follower in followers:
-                follower.stop()  # type: ignore[attr-defined]
+        for follower in followers:
+            follower.stop()
+        if follow_here:
             ledger.close()
+
+
+def start_followers(ledger: HourLedger) -> list[Any]:
+    """The read models, the lists and the audit tree, each following the log in a thread."""
+    from projections import ReadModels
+    from projections.audit.log import AuditLog
+    from projections.lists import Lists
+
+    read_models, lists, audit = ReadModels(ledger), Lists(ledger), AuditLog(ledger)
+    read_models.start()
+    lists.start()
+    audit.start(sign_every=ledger.settings.checkpoint_seconds)
+    return [read_models, lists, audit]
 
 
 @keys_app.command("create")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
@@ -28,6 +28,9 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.messages import CHINESE, ENGLISH, Language, field_detail, render, title
+
+if TYPE_CHECKING:
+    from api.metrics import Metrics
 
 log = logging.getLogger("hour_ledger.api")
 
@@ -124,14 +127,25 @@ def problem_response(body: dict[str, Any], language: Language, headers: dict[str
     )
 
 
+def ledger_error_response(error: LedgerError, language: Language, zone: tzinfo, metrics: Metrics) -> JSONResponse:
+    """A use case's refusal as its problem (a store found down is counted as refused)."""
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, UnauthorizedError) else None
+    if isinstance(error, UnavailableError):
+        metrics.refused(error)
+    return problem_response(ledger_problem(error, language, zone), language, headers)
+
+
+def store_error_response(error: PersistenceError, language: Language, metrics: Metrics) -> JSONResponse:
+    """A store that failed under a request: 503 `unavailable`, counted as refused."""
+    log.warning("store error: %r", error)
+    metrics.refused(error)
+    return problem_response(said(503, "unavailable", language, "store_failed", error=type(error).__name__), language)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def on_ledger_error(request: Request, error: LedgerError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, UnauthorizedError) else None
-        if isinstance(error, UnavailableError):
-            request.app.state.metrics.refused(error)
-        language = request_language(request)
-        return problem_response(ledger_problem(error, language, zone_of(request)), language, headers)
+        return ledger_error_response(error, request_language(request), zone_of(request), request.app.state.metrics)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -155,10 +169,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PersistenceError)
     async def on_store_error(request: Request, error: PersistenceError) -> JSONResponse:
-        log.warning("store error: %r", error)
-        request.app.state.metrics.refused(error)
-        language = request_language(request)
-        return problem_response(said(503, "unavailable", language, "store_failed", error=type(error).__name__), language)
+        return store_error_response(error, request_language(request), request.app.state.metrics)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -26,7 +26,9 @@ from ledger.messages import Language
 
 router = APIRouter(prefix="/v1", tags=["transactions"])
 
-_transaction = TypeAdapter(TransactionIn)
+# One transaction's body, as the batch route checks each item and the posting lane
+# (api/posting_lane.py) checks the body of a single posting.
+TRANSACTION = TypeAdapter(TransactionIn)
 
 
 @router.post(
@@ -69,7 +71,7 @@ def batch_results(
     commands: list[Command | dict[str, Any]] = []
     for item in body.transactions:
         try:
-            commands.append(_transaction.validate_python(item).command())
+            commands.append(TRANSACTION.validate_python(item).command())
         except PydanticValidationError as error:
             commands.append(validation_problem(list(error.errors()), language))
         except LedgerError as error:
