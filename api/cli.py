@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from typing import Annotated, Any, NoReturn, Optional
 from uuid import UUID
 
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 
 from ledger.actors import SYSTEM, Role
+from ledger.api_keys import SharedRevocations
 from projections.audit.cli import app as audit_app
 from projections.audit.notes import NoteError, SigningKey
 from projections.cli import app as projections_app
@@ -78,9 +80,14 @@ def serve(
     settings = load_settings()
     if access_log is not None:
         settings = settings.with_(access_log=access_log)
+    revocations = None
     if workers > 1:
-        # A key revoked through one worker must be refused by the others at once (SPEC).
-        settings = settings.with_(key_cache_seconds=0.0)
+        # A key revoked through one worker must be refused by the others at once (SPEC): they
+        # note revocations in one file they all map, and each drops its memory of keys on news.
+        revocations = tempfile.NamedTemporaryFile(prefix="hour-ledger-revocations-", delete=False)
+        revocations.close()
+        SharedRevocations.create(revocations.name)
+        settings = settings.with_(key_revocations_file=revocations.name)
     ledger = open_ledger(settings)
     # The followers (read models, lists, audit tree) in this supervising process, the HTTP
     # workers in processes of their own, one worker too: followers in every worker would only
@@ -132,6 +139,8 @@ def serve(
             follower.stop()
         if follow_here:
             ledger.close()
+        if revocations is not None:
+            os.unlink(revocations.name)
 
 
 def start_followers(ledger: HourLedger) -> list[Any]:

@@ -1,11 +1,11 @@
 """POST /v1/transactions, the service's hot path, answered without FastAPI's routing and
 dependency solving: a pure ASGI layer just inside the shared middleware (body limit, JSON
 bodies, rate limits, metrics, access log all still apply) that takes the common case — a
-well-formed body and a key this process has just authenticated — straight to the ledger.
+well-formed body with a bearer key — straight to the ledger, in one hop to a thread (the key
+looked up there when this process does not remember it).
 
-Anything else goes on to the FastAPI route with the body it read, unchanged: a key the store
-must be asked about, a body that does not validate, a command the rules refuse before it is
-posted. Those answers are the route's own, word for word, so this module states no rule of
+Anything else goes on to the FastAPI route with the body it read, unchanged: no key, a body
+that does not validate, a command the rules refuse before it is posted. Those answers are the route's own, word for word, so this module states no rule of
 its own. What the route does for the common case it does the same way: the same body model
 (`TransactionIn`, the batch route's `TypeAdapter`), the same use case (`HourLedger.post`), the
 same answer (`api.transaction_json`), the same problem details for a refusal
@@ -31,6 +31,9 @@ from api import views
 from api.problems import header_language, ledger_error_response, store_error_response
 from api.routes.transactions import TRANSACTION, post_transaction, router
 from api.transaction_json import json_response, transaction_document
+from ledger.actors import Actor
+from ledger.application import HourLedger, Posted
+from ledger.commands import Command
 from ledger.errors import LedgerError
 
 PATH = "/v1/transactions"
@@ -59,19 +62,23 @@ class PostingLane:
         handed_on = replaying(body, receive)
         ledger = self.api.state.ledger
         secret = bearer_secret(scope)
-        actor = ledger.keys.remembered_actor(secret) if secret else None
-        if actor is None:
-            await self.app(scope, handed_on, send)
+        if secret is None:
+            await self.app(scope, handed_on, send)  # the route words the problem
             return
         try:
             command = TRANSACTION.validate_python(orjson.loads(body)).command()
         except (orjson.JSONDecodeError, PydanticValidationError, LedgerError):
-            await self.app(scope, handed_on, send)  # the route words the problem
+            await self.app(scope, handed_on, send)
             return
         scope["route"] = self.route()  # for the access log's and the metrics' route template
         language = header_language(scope["headers"])
+        # A key this process knows is taken on the event loop; another is looked up in the
+        # store in the same hop as the posting (as the route's `current_actor` would, before it).
+        actor = ledger.keys.remembered_actor(secret)
         try:
-            result = await asyncio.get_running_loop().run_in_executor(POSTING_THREADS, ledger.post, actor, command)
+            result = await asyncio.get_running_loop().run_in_executor(
+                POSTING_THREADS, authenticated_post, ledger, actor, secret, command
+            )
         except LedgerError as error:
             response = ledger_error_response(error, language, ledger.settings.zone, self.api.state.metrics)
         except PersistenceError as error:
@@ -86,6 +93,11 @@ class PostingLane:
         if self._route is None:
             self._route = next(r for r in router.routes if getattr(r, "endpoint", None) is post_transaction)
         return self._route
+
+
+def authenticated_post(ledger: HourLedger, actor: Actor | None, secret: str, command: Command) -> Posted:
+    """`HourLedger.post` by the key behind `secret` (`actor`, if this process remembered it)."""
+    return ledger.post(actor or ledger.keys.authenticate(secret), command)
 
 
 async def read_body(receive: Receive) -> bytes | None:

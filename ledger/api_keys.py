@@ -2,12 +2,18 @@
 short memory of keys this process has authenticated (`cache_seconds`,
 HOUR_LEDGER_KEY_CACHE_SECONDS) that spares most requests a round trip to the store.
 
+A key revoked through this process is forgotten at once; so it is by every worker of the same
+`serve`, which note revocations in one small file they all map (`SharedRevocations`); another
+process (the command line, another server) learns of it within `cache_seconds`.
+
 The service loads and saves through the ledger it belongs to (`HourLedger.keys`): its
 `run` is the ledger's all-or-nothing use-case runner, its `find` the ledger's guarded load."""
 
 from __future__ import annotations
 
 import hmac
+import mmap
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -31,6 +37,51 @@ class RunUseCase(Protocol):
     def __call__(self, work: Callable[[UnitOfWork], T]) -> tuple[T, Any]: ...
 
 
+class Revocations(Protocol):
+    """Where processes that share a memory of keys note that a key was revoked."""
+
+    def seen(self) -> int:
+        """A value that changes whenever a revocation is noted."""
+
+    def note(self) -> None: ...
+
+
+class LocalRevocations:
+    """This process's revocations alone."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def seen(self) -> int:
+        return self._count
+
+    def note(self) -> None:
+        self._count += 1
+
+
+class SharedRevocations:
+    """The revocations of every process that maps one file (the workers of one `serve`)."""
+
+    SIZE = 8
+
+    def __init__(self, path: str) -> None:
+        with open(path, "r+b") as file:
+            self._map = mmap.mmap(file.fileno(), self.SIZE)
+
+    @classmethod
+    def create(cls, path: str) -> None:
+        with open(path, "wb") as file:
+            file.write(bytes(cls.SIZE))
+
+    def seen(self) -> int:
+        return int.from_bytes(self._map[: self.SIZE], "little")
+
+    def note(self) -> None:
+        # A new random value rather than a count: two workers noting at once cannot undo
+        # each other's change (each reader only asks whether the value moved).
+        self._map[: self.SIZE] = secrets.randbits(64).to_bytes(self.SIZE, "little")
+
+
 class ApiKeys:
     def __init__(
         self,
@@ -38,6 +89,7 @@ class ApiKeys:
         find: Callable[[UUID], Aggregate | None],
         check_exchange_point: Callable[[UUID], object],
         cache_seconds: float,
+        revocations: Revocations | None = None,
     ) -> None:
         self.run = run
         self.find = find
@@ -47,7 +99,7 @@ class ApiKeys:
         self.cache_seconds = cache_seconds
         # Key id → (secret hash, actor, revocations seen, when checked): see `remembered_actor`.
         self._remembered: dict[UUID, tuple[str, Actor, int, float]] = {}
-        self._revocations = 0
+        self.revocations = revocations or LocalRevocations()
 
     def issue(
         self,
@@ -87,7 +139,8 @@ class ApiKeys:
         return None if issued is None else issued[1]
 
     def revoke(self, actor: Actor, key_id: UUID) -> ApiKey:
-        """Revokes a key, at once for this process (see `cache_seconds` for others); revoking
+        """Revokes a key, at once for this process and the other workers of its `serve` (see
+        `cache_seconds` for other processes); revoking
         a revoked key changes nothing. Raises ForbiddenError (not an admin) and NotFoundError
         (no such key)."""
         actor.require_role(Role.ADMIN)
@@ -102,8 +155,8 @@ class ApiKeys:
             return self.run(revoke)[0]
         finally:
             # After the save: an authentication that loaded the key before it saw no revocation,
-            # and must not be remembered (it counted fewer revocations).
-            self._revocations += 1
+            # and must not be remembered (it read the revocations before this note).
+            self.revocations.note()
             self._remembered.pop(key_id, None)
 
     def authenticate(self, secret: str) -> Actor:
@@ -113,7 +166,7 @@ class ApiKeys:
         if actor is not None:
             return actor
         key_id = key_id_of(secret)
-        revocations, checked = self._revocations, time.monotonic()
+        revocations, checked = self.revocations.seen(), time.monotonic()
         key = self.find(key_id) if key_id else None
         if key_id is None or not isinstance(key, ApiKey) or not key.matches(secret) or key.revoked:
             if key_id is not None:
@@ -123,16 +176,20 @@ class ApiKeys:
         self._remembered[key_id] = (key.secret_hash, actor, revocations, checked)
         return actor
 
+    def forget(self) -> None:
+        """Drops every remembered key: the next request with each asks the store."""
+        self._remembered.clear()
+
     def remembered_actor(self, secret: str) -> Actor | None:
         """The actor behind a secret this process authenticated less than `cache_seconds`
-        ago, with no revocation through this process since; else None. Asks nothing of the
+        ago, with no revocation through this process (or its `serve`'s workers) since; else None. Asks nothing of the
         store (the HTTP layer calls it on its event loop) and raises nothing."""
         key_id = key_id_of(secret)
         found = self._remembered.get(key_id) if key_id is not None else None
         if found is None:
             return None
         secret_hash, actor, revocations, checked = found
-        if revocations != self._revocations or time.monotonic() - checked >= self.cache_seconds:
+        if revocations != self.revocations.seen() or time.monotonic() - checked >= self.cache_seconds:
             return None
         return actor if hmac.compare_digest(secret_hash, hash_secret(secret)) else None
 

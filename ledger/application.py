@@ -23,7 +23,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Transcoder
 
 from ledger.actors import Actor
-from ledger.api_keys import ApiKeys
+from ledger.api_keys import ApiKeys, SharedRevocations
 from ledger.certificate import Certificate, certificate_id, new_certificate_code
 from ledger.commands import Command
 from ledger.config import LedgerSettings
@@ -151,7 +151,8 @@ class HourLedger(Application[UUID]):
         # Every store call goes through `store_health.guard`; a serving process also starts
         # its probe (`store_health.watch()`), and then refuses work at once while it is down.
         self.store_health = StoreHealth(self.env, [self.recorder, getattr(self.snapshots, "recorder", None)])
-        self.keys = ApiKeys(self._run, self._find, self.get_exchange_point, settings.key_cache_seconds)
+        revocations = SharedRevocations(settings.key_revocations_file) if settings.key_revocations_file else None
+        self.keys = ApiKeys(self._run, self._find, self.get_exchange_point, settings.key_cache_seconds, revocations)
 
     def register_transcodings(self, transcoder: Transcoder) -> None:
         """eventsourcing's hook: the library's transcodings and the ledger's own."""

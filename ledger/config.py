@@ -74,6 +74,9 @@ class LedgerSettings:
     ready_max_lag: int = DEFAULT_READY_MAX_LAG
     # One JSON line per request on stderr (`serve --no-access-log` turns it off).
     access_log: bool = True
+    # The file in which the workers of one `serve` note key revocations (set by `serve`;
+    # empty: this process notes its own): ledger/api_keys.py.
+    key_revocations_file: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LedgerSettings:
@@ -228,4 +231,5 @@ _PARSERS = {
     "public_requests_per_minute": _positive_int,
     "failed_authentications_per_minute": _positive_int,
     "cors_origins": _origins,
+    "key_revocations_file": _text,
 }

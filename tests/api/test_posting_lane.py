@@ -123,7 +123,6 @@ def test_everything_else_reaches_the_route_with_its_body(api: Api, world: World)
     good = orjson.dumps(service_record(world.bob, world.org))
     cases = [
         (good, None),  # no key
-        (good, "hl_not-a-key"),  # a key this process does not know: the store is asked, in the route
         (b'{"type": "service_record", ', secret),  # not JSON
         (orjson.dumps({**service_record(world.bob, world.org), "minutes": "many"}), secret),  # not the model
         (orjson.dumps({"type": "gift", "id": new_id()}), secret),  # no such type
@@ -146,6 +145,24 @@ def test_the_access_log_and_the_metrics_name_the_route(api: Api, world: World) -
         metrics = client.get("/metrics").text
     assert orjson.loads(lines[0])["route"] == "/v1/transactions"
     assert 'hour_ledger_http_requests_total{method="POST",route="/v1/transactions",status="201"} 1.0' in metrics
+
+
+def test_a_key_this_process_does_not_remember_is_looked_up_in_the_same_hop(api: Api, world: World) -> None:
+    lane, route = the_lane(api), Route()
+    alone = PostingLane(route, api=api.client.app)  # type: ignore[arg-type]
+    operator = api.key("operator")
+    api.ledger.keys.forget()  # as a process that has not seen the key (or another worker)
+    assert api.ledger.keys.remembered_actor(operator.secret or "") is None
+    status, _, answered = ask(alone, orjson.dumps(service_record(world.bob, world.org)), operator.secret, api=api)
+    assert status == 201 and route.bodies == []
+    assert orjson.loads(answered)["posted_by"]["key_id"] == operator.key_id
+    for secret in ("hl_not-a-key", (operator.secret or "") + "x"):
+        body = orjson.dumps(service_record(world.bob, world.org))
+        by_lane, by_route = ask(lane, body, secret, api=api), ask(lane.app, body, secret, api=api)
+        assert by_lane[0] == by_route[0] == 401
+        assert by_lane[1][b"www-authenticate"] == by_route[1][b"www-authenticate"] == b"Bearer"
+        assert orjson.loads(by_lane[2]) == orjson.loads(by_route[2])
+    assert route.bodies == []
 
 
 def test_a_client_gone_before_its_body_is_not_answered(api: Api) -> None:

@@ -6,11 +6,13 @@ Both stores."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from ledger.actors import SYSTEM, Role
 from ledger.api_key import SECRET_PREFIX, key_id_of
+from ledger.api_keys import SharedRevocations
 from ledger.application import HourLedger
 from ledger.config import DEFAULT_KEY_CACHE_SECONDS, KEY_CACHE_ENV, ConfigurationError, LedgerSettings
 from ledger.errors import UnauthorizedError
@@ -80,10 +82,41 @@ def test_without_a_cache_every_authentication_asks_the_store(ledger: HourLedger,
         other.close()
 
 
+def test_workers_sharing_a_revocations_file_refuse_a_key_revoked_through_either_at_once(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    """What the workers of one `serve --workers N` do: each remembers keys, and a revocation
+    through one is news to the others at their next request (SPEC: "effective at once")."""
+    path = str(tmp_path / "revocations")
+    SharedRevocations.create(path)
+    settings = LedgerSettings(key_cache_seconds=60, key_revocations_file=path)
+    one, other = HourLedger(env=store_env, settings=settings), HourLedger(env=store_env, settings=settings)
+    try:
+        key, secret = one.keys.issue(SYSTEM, Role.OPERATOR, "operator")
+        kept, kept_secret = one.keys.issue(SYSTEM, Role.AUDITOR, "auditor")
+        for worker in (one, other):
+            worker.keys.authenticate(secret)
+            worker.keys.authenticate(kept_secret)
+            assert worker.keys.remembered_actor(secret) is not None
+
+        one.keys.revoke(SYSTEM, key.id)
+
+        assert other.keys.remembered_actor(secret) is None
+        with pytest.raises(UnauthorizedError):
+            other.keys.authenticate(secret)
+        # The others' keys are asked of the store once more, and still work.
+        assert other.keys.remembered_actor(kept_secret) is None
+        assert other.keys.authenticate(kept_secret).key_id == kept.id
+        assert other.keys.remembered_actor(kept_secret) is not None
+    finally:
+        one.close()
+        other.close()
+
+
 def test_with_no_trust_window_a_key_revoked_in_another_process_is_refused_at_once(
     ledger: HourLedger, store_env: dict[str, str]
 ) -> None:
-    """What `serve --workers N` runs with (HOUR_LEDGER_KEY_CACHE_SECONDS=0): SPEC's
+    """HOUR_LEDGER_KEY_CACHE_SECONDS=0 (for several `serve` processes on one store): SPEC's
     "effective at once" across processes."""
     other = HourLedger(env=store_env, settings=LedgerSettings.from_env({KEY_CACHE_ENV: "0"}))
     try:
