@@ -11,7 +11,7 @@
 - in process: postings/s for a volunteer with 3,000 service records and for a new one;
 - SQLite, the embedded default: single postings from 8 clients through `hour-ledger serve`.
 
-Each figure is printed beside issue #11's target. HOUR_LEDGER_BENCH_WRITES (default 3000):
+Each figure is printed beside issue #11's target. HOUR_LEDGER_BENCH_WRITES (default 6000):
 the postings of each run of single postings; the whole benchmark takes a few minutes."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from ledger.application import HourLedger
 from ledger.commands import RecordService
 from ledger.persistence import persistence_env
 
-POSTINGS = int(os.environ.get("HOUR_LEDGER_BENCH_WRITES", "3000"))
+POSTINGS = int(os.environ.get("HOUR_LEDGER_BENCH_WRITES", "6000"))
 CLIENTS = 8
 VOLUNTEERS_PER_CLIENT = 64
 BATCH = 1000
