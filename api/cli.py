@@ -11,6 +11,7 @@ from uuid import UUID
 import typer
 from rich.console import Console
 
+from api.server import tune_garbage_collection
 from ledger.actors import SYSTEM, Role
 from ledger.api_keys import SharedRevocations
 from projections.audit.cli import app as audit_app
@@ -120,6 +121,7 @@ def serve(
     # to run concurrently).
     os.environ.update({**settings.to_env(), "CREATE_TABLE": "n"})
     followers = start_followers(ledger) if follow_here else []
+    tune_garbage_collection()
     if not follow_here:
         ledger.close()
     # The service writes its own access log (api/access_log.py): uvicorn's is off.
