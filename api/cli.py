@@ -133,7 +133,10 @@ def serve(
         if follow_here:
             Multiprocess(config, sockets=[config.bind_socket()]).run()
         else:
-            uvicorn.Server(config).run()
+            server = uvicorn.Server(config)
+            server.run()
+            if not server.started:
+                fail(f"could not serve on {host}:{port} (see the error above)")
     except KeyboardInterrupt:
         pass
     finally:
