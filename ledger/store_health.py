@@ -21,11 +21,13 @@ T = TypeVar("T")
 
 
 class StoreWatch:
-    """Probes PostgreSQL once a second in a background thread; notices recovery within a second."""
+    """Probes PostgreSQL once a second in a background thread, four times a second while it
+    is down: recovery is noticed within a quarter of a second."""
 
-    def __init__(self, env: Mapping[str, str], interval: float = 1.0) -> None:
+    def __init__(self, env: Mapping[str, str], interval: float = 1.0, interval_while_down: float = 0.25) -> None:
         self.env = dict(env)
         self.interval = interval
+        self.interval_while_down = interval_while_down
         self.down = False
         self._failed_at = float("-inf")
         self._stopping = threading.Event()
@@ -60,7 +62,7 @@ class StoreWatch:
                     self.down = False
             except StoreUnreachableError:
                 self.down = True
-            self._stopping.wait(self.interval)
+            self._stopping.wait(self.interval_while_down if self.down else self.interval)
 
 
 class StoreHealth:
