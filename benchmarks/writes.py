@@ -8,7 +8,7 @@
   postings/s, p50 / p99, the server's CPU per posting and the load generator's own CPU (and
   the same without the projection followers in the server, `--no-projections`); three runs
   against each server, the median shown with all three (a shared machine varies by a fifth
-  from one run to the next);
+  from one run to the next), and so for batches;
 - atomic batches of 1,000 through the same servers: postings/s;
 - in process: postings/s for a volunteer with 3,000 service records and for a new one;
 - SQLite, the embedded default: single postings from 8 clients through `hour-ledger serve`.
@@ -50,7 +50,7 @@ BATCHES = 2 * CLIENTS
 HISTORY = 3000  # the service records of the volunteer with a history
 TIMED = 300  # postings timed for each of the two volunteers
 RAW_SECONDS = 4
-RUNS = 3  # runs of single postings against each server; the median is reported
+RUNS = 3  # runs of single postings (and of batches) against each server; the median is reported
 STATE = "\\x" + "78" * 400  # a bytea literal about the size of a stored ServiceRecorded event
 RAW_TABLE = (
     "CREATE TABLE raw_events (originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text NOT NULL, "
@@ -242,7 +242,7 @@ def batch_postings(world: World, port: int, pid: int, secret: str, era: int) -> 
 
 @dataclass
 class Runs:
-    """The runs of single postings against one server."""
+    """The runs of single postings (or of batches) against one server."""
 
     runs: list[Run]
 
@@ -256,8 +256,8 @@ class Runs:
 
 def through_http(
     url: str, world: World, workers: int, era: int, batches: bool = True, options: tuple[str, ...] = ()
-) -> tuple[Runs, Run | None]:
-    """Single postings (RUNS runs), then (with `batches`) atomic batches, through one
+) -> tuple[Runs, Runs | None]:
+    """Single postings, then (with `batches`) atomic batches, RUNS runs of each, through one
     `hour-ledger serve`."""
     secret = world.secret
     with served_process(url, "--workers", str(workers), *options, secret=secret) as (http, pid):
@@ -265,11 +265,11 @@ def through_http(
         deadline = time.monotonic() + 120
         while http.get("/readyz").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.2)
-        eras = iter(range((RUNS + 2) * era, (RUNS + 2) * (era + 1)))
+        eras = iter(range((2 * RUNS + 1) * era, (2 * RUNS + 1) * (era + 1)))
         for body in world.records(0, 16, next(eras)):  # the first requests meet cold caches
             assert http.post("/v1/transactions", json=body).status_code == 201
         single = Runs([single_postings(world, port, pid, secret, next(eras)) for _ in range(RUNS)])
-        batch = batch_postings(world, port, pid, secret, next(eras)) if batches else None
+        batch = Runs([batch_postings(world, port, pid, secret, next(eras)) for _ in range(RUNS)]) if batches else None
     return single, batch
 
 
@@ -338,14 +338,14 @@ def run() -> None:
 
     raw_single = f"{raw['single']:,.0f} single-row INSERT txn/s, {CLIENTS} connections"
     rows: list[tuple[str, str, str, str]] = []
-    for workers, (singles, batch) in ((1, one_worker), (2, two_workers)):
-        assert batch is not None
-        single = singles.median
+    for workers, (singles, batches) in ((1, one_worker), (2, two_workers)):
+        assert batches is not None
+        single, batch = singles.median, batches.median
         rows += [
             (f"single postings, {CLIENTS} clients, --workers {workers}: postings/s", singles.shown_rates(), GOAL_SINGLE, raw_single),
             ("  p50 / p99", single.shown_latency(), GOAL_P99, ""),
             ("  CPU", single.shown_cpu(), "", ""),
-            (f"atomic batches of {BATCH:,}, --workers {workers}: postings/s", f"{batch.rate:,.0f}", GOAL_BATCH,
+            (f"atomic batches of {BATCH:,}, --workers {workers}: postings/s", batches.shown_rates(), GOAL_BATCH,
              f"{raw['batch'] * BATCH:,.0f} rows/s, {BATCH:,} rows per txn"),
             ("  p50 / p99 per batch", batch.shown_latency(), "", ""),
         ]
@@ -361,5 +361,5 @@ def run() -> None:
         ("  CPU", sqlite.median.shown_cpu(), "", ""),
         ("raw: the same INSERTs under eventsourcing's table lock", "", "", f"{raw['locked']:,.0f} txn/s"),
     ]
-    report(f"Writes on PostgreSQL ({POSTINGS:,} single postings a run, {BATCHES * BATCH:,} in batches)", rows)
+    report(f"Writes on PostgreSQL ({POSTINGS:,} single postings a run, {BATCHES * BATCH:,} in batches a run)", rows)
     console.print("writes benchmark done")
