@@ -124,8 +124,10 @@ class Follower:
                 except Exception as error:
                     # The next attempt starts from the positions the store kept, not from this
                     # runner's: a server crash loses the last commits (the read models commit
-                    # without waiting for the disk), rows and positions together.
+                    # without waiting for the disk), rows and positions together. Readers are
+                    # told again only what the next attempt reads.
                     self._runner = None
+                    self._forget_known()
                     # A rebuild switched generations (the old tables may be gone): follow the new.
                     if isinstance(error, GenerationChanged) or self.store.moved(runner.generation):
                         continue
@@ -155,6 +157,10 @@ class Follower:
             self.advance(runner.position)
         if self.on_batch:
             self.on_batch(name, generation, position, events)
+
+    def _forget_known(self) -> None:
+        with self._changed:
+            self._known = 0
 
     def advance(self, position: int) -> None:
         """Records that every read model has processed `position`: waiters up to it go on."""
