@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 DEFAULT_DATABASE_URL = "sqlite:///hour-ledger.sqlite3"
@@ -113,6 +114,14 @@ def displayable_url(url: str) -> str:
 
 def is_postgres(recorder: ApplicationRecorder) -> bool:
     return isinstance(recorder, PostgresApplicationRecorder)
+
+
+def reading(datastore: Any) -> AbstractContextManager[Any]:
+    """A transaction of `datastore` (eventsourcing's PostgreSQL or SQLite one) that only reads.
+    On PostgreSQL it ends with COMMIT: it wrote nothing, and psycopg answers a ROLLBACK by
+    deallocating the pooled connection's prepared statements (the ledger's among them). On
+    SQLite it rolls back: a commit would take the writer's lock."""
+    return datastore.transaction(commit=isinstance(datastore, PostgresDatastore))
 
 
 def _postgres_rows(recorder: PostgresApplicationRecorder, query: str, params: tuple[Any, ...]) -> list[Any]:

@@ -14,7 +14,6 @@ once, and its position in the log is its last leaf's.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -22,6 +21,8 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.rows import tuple_row
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from ledger.persistence import reading
 
 Leaf = tuple[int, int, bytes]  # leaf index, position, leaf hash
 EventRow = tuple[int, str, int, str, bytes]  # position, originator id, version, topic, stored state
@@ -44,8 +45,6 @@ class AuditStore:
     """The SQL of the audit, one subclass per dialect."""
 
     mark = "?"
-    # Reads end with a rollback (SQLite: a commit would take the writer's lock).
-    reads_commit = False
 
     def __init__(self, recorder: Any) -> None:
         self.recorder = recorder
@@ -82,12 +81,8 @@ class AuditStore:
         )
         return text if self.mark == "?" else text.replace("?", self.mark)
 
-    def reading(self) -> AbstractContextManager[Any]:
-        """A store transaction that only reads."""
-        return self.datastore.transaction(commit=self.reads_commit)
-
     def _rows(self, text: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self.reading() as cur:
+        with reading(self.datastore) as cur:
             cur.execute(self._q(text), list(params))
             return [tuple(row) if not isinstance(row, dict) else tuple(row.values()) for row in cur.fetchall()]
 
@@ -226,9 +221,6 @@ class SQLiteAuditStore(AuditStore):
 
 
 class PostgresAuditStore(AuditStore):
-    # Reads end with COMMIT: they wrote nothing, and psycopg answers a ROLLBACK by deallocating
-    # the pooled connection's prepared statements (the ledger's among them).
-    reads_commit = True
     mark = "%s"
     blob = "BYTEA"
     big = "BIGINT"

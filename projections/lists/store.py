@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from psycopg.rows import dict_row, tuple_row
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from ledger.persistence import reading
 from projections.lists.rules import Changes
 
 NAME = "lists"
@@ -87,8 +88,6 @@ class ListsStore:
 
     mark = "?"
     big = "INTEGER"
-    # Reads end with a rollback (SQLite: a commit would take the writer's lock).
-    reads_commit = False
     text = "TEXT"
     code = "TEXT"  # region codes and grams: compared byte by byte
     position_column = "rowid"
@@ -162,10 +161,6 @@ class ListsStore:
 
     # Transactions ----------------------------------------------------------------------------
 
-    def reading(self) -> AbstractContextManager[Any]:
-        """A store transaction that only reads."""
-        return self.datastore.transaction(commit=self.reads_commit)
-
     @contextmanager
     def writing(self, wait_for_locks: bool = False) -> Iterator[Any]:
         """A store transaction that writes (committed at the end, rolled back on an error).
@@ -175,7 +170,7 @@ class ListsStore:
 
     def ask(self, question: Question) -> Asked:
         """The question's rows, with the log's head and the lists' position read together."""
-        with self.reading() as cur:
+        with reading(self.datastore) as cur:
             raw = _raw(cur)
             glance = self._fetch(raw, GLANCE, [NAME])[0]
             rows = self._fetch(raw, question.text, question.params)
@@ -196,7 +191,7 @@ class ListsStore:
     # The position ------------------------------------------------------------------------------
 
     def position(self) -> int:
-        with self.reading() as cur:
+        with reading(self.datastore) as cur:
             rows = self._fetch(cur, "SELECT position FROM {position} WHERE name = ?", [NAME])
         return int(rows[0]["position"]) if rows else 0
 
@@ -275,7 +270,7 @@ class ListsStore:
 
     def every_row(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table of the lists, in key order: what a rebuild must give again."""
-        with self.reading() as cur:
+        with reading(self.datastore) as cur:
             return {
                 name: [tuple(row.values()) for row in self._fetch(_raw(cur), f"SELECT * FROM {{{name.removeprefix('lists_')}}} ORDER BY 1, 2")]
                 for name in TABLES
@@ -284,7 +279,7 @@ class ListsStore:
     # Status ----------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        with self.reading() as cur:
+        with reading(self.datastore) as cur:
             return {
                 name.removeprefix("lists_"): int(self._fetch(_raw(cur), f"SELECT COUNT(*) AS n FROM {{{name.removeprefix('lists_')}}}")[0]["n"])
                 for name in ("lists_volunteers", "lists_organizations", "lists_points", "lists_keys", "lists_transactions")
@@ -498,9 +493,6 @@ class SQLiteListsStore(ListsStore):
 
 
 class PostgresListsStore(ListsStore):
-    # Reads end with COMMIT: they wrote nothing, and psycopg answers a ROLLBACK by deallocating
-    # the pooled connection's prepared statements (the ledger's among them).
-    reads_commit = True
     mark = "%s"
     big = "BIGINT"
     code = 'TEXT COLLATE "C"'
