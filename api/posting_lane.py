@@ -5,8 +5,8 @@ well-formed body with a bearer key — straight to the ledger, in one hop to a t
 looked up there when this process does not remember it).
 
 Anything else goes on to the FastAPI route with the body it read, unchanged: no key, a body
-that does not validate, a command the rules refuse before it is posted. Those answers are the route's own, word for word, so this module states no rule of
-its own. What the route does for the common case it does the same way: the same body model
+that does not validate, a command the rules refuse before it is posted. Those answers are the
+route's own, word for word, so this module states no rule of its own. What the route does for the common case it does the same way: the same body model
 (`TransactionIn`, the batch route's `TypeAdapter`), the same use case (`HourLedger.post`), the
 same answer (`api.transaction_json`), the same problem details for a refusal
 (`api.problems.ledger_error_response`, `store_error_response`).
@@ -24,14 +24,12 @@ from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError as PydanticValidationError
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import views
 from api.problems import header_language, ledger_error_response, store_error_response
 from api.routes.transactions import TRANSACTION, post_transaction, router
 from api.transaction_json import json_response, transaction_document
-from ledger.actors import Actor
 from ledger.application import HourLedger, Posted
 from ledger.commands import Command
 from ledger.errors import LedgerError
@@ -43,14 +41,17 @@ PATH = "/v1/transactions"
 POSTING_THREADS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="posting")
 
 
+# The route's template, for the access log and the metrics of the postings answered here.
+ROUTE = next(r for r in router.routes if getattr(r, "endpoint", None) is post_transaction)
+
+
 class PostingLane:
-    """Answers a well-formed POST /v1/transactions by a remembered key itself; hands every
-    other request to `app`."""
+    """Answers a well-formed POST /v1/transactions with a bearer key itself; hands every other
+    request to `app`."""
 
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
         self.app = app
         self.api = api
-        self._route: BaseRoute | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
@@ -70,14 +71,11 @@ class PostingLane:
         except (orjson.JSONDecodeError, PydanticValidationError, LedgerError):
             await self.app(scope, handed_on, send)
             return
-        scope["route"] = self.route()  # for the access log's and the metrics' route template
+        scope["route"] = ROUTE
         language = header_language(scope["headers"])
-        # A key this process knows is taken on the event loop; another is looked up in the
-        # store in the same hop as the posting (as the route's `current_actor` would, before it).
-        actor = ledger.keys.remembered_actor(secret)
         try:
             result = await asyncio.get_running_loop().run_in_executor(
-                POSTING_THREADS, authenticated_post, ledger, actor, secret, command
+                POSTING_THREADS, authenticated_post, ledger, secret, command
             )
         except LedgerError as error:
             response = ledger_error_response(error, language, ledger.settings.zone, self.api.state.metrics)
@@ -89,15 +87,10 @@ class PostingLane:
             response = json_response(transaction_document(views.posted(result)), 201 if result.created else 200)
         await response(scope, handed_on, send)
 
-    def route(self) -> BaseRoute:
-        if self._route is None:
-            self._route = next(r for r in router.routes if getattr(r, "endpoint", None) is post_transaction)
-        return self._route
-
-
-def authenticated_post(ledger: HourLedger, actor: Actor | None, secret: str, command: Command) -> Posted:
-    """`HourLedger.post` by the key behind `secret` (`actor`, if this process remembered it)."""
-    return ledger.post(actor or ledger.keys.authenticate(secret), command)
+def authenticated_post(ledger: HourLedger, secret: str, command: Command) -> Posted:
+    """`HourLedger.post` by the key behind `secret`, in the same hop to a thread: a key this
+    process remembers costs no query (`ApiKeys.authenticate` asks its memory first)."""
+    return ledger.post(ledger.keys.authenticate(secret), command)
 
 
 async def read_body(receive: Receive) -> bytes | None:
