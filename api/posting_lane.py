@@ -1,23 +1,22 @@
 """POST /v1/transactions, the service's hot path, answered without FastAPI's routing and
 dependency solving: a pure ASGI layer just inside the shared middleware (body limit, JSON
 bodies, rate limits, metrics, access log all still apply) that takes the common case — a
-well-formed body with a bearer key — straight to the ledger, in one hop to a thread (the key
-looked up there when this process does not remember it).
+well-formed body with a bearer key — straight to the posting desk (api/posting_desk.py), whose
+one thread posts the postings that arrive together as a group (the key looked up there when
+this process does not remember it).
 
 Anything else goes on to the FastAPI route with the body it read, unchanged: no key, a body
 that does not validate, a command the rules refuse before it is posted. Those answers are the
-route's own, word for word, so this module states no rule of its own. What the route does for the common case it does the same way: the same body model
-(`TransactionIn`, the batch route's `TypeAdapter`), the same use case (`HourLedger.post`), the
-same answer (`api.transaction_json`), the same problem details for a refusal
+route's own, word for word, so this module states no rule of its own. What the route does
+for the common case it does the same way: the same body model (`TransactionIn`, the batch
+route's `TypeAdapter`), the same answers of the use case (`HourLedger.post_group` answers each
+posting as `HourLedger.post` would), the same answer (`api.transaction_json`), the same problem details for a refusal
 (`api.problems.ledger_error_response`, `store_error_response`).
 
 Measured (docs/decisions.md, 2026-12-01): FastAPI's routing and dependency solving were about
 0.3 ms of the 0.6 ms of server CPU the HTTP layer spent per posting."""
 
 from __future__ import annotations
-
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 from eventsourcing.persistence import PersistenceError
@@ -27,18 +26,13 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import views
+from api.posting_desk import PostingDesk
 from api.problems import header_language, ledger_error_response, store_error_response
 from api.routes.transactions import TRANSACTION, post_transaction, router
 from api.transaction_json import json_response, transaction_document
-from ledger.application import HourLedger, Posted
-from ledger.commands import Command
 from ledger.errors import LedgerError
 
 PATH = "/v1/transactions"
-# The threads postings wait for the store in: a plain executor, not the anyio pool of
-# `run_in_threadpool`, whose capacity limiter and cancel scopes cost 0.1 ms a posting. As many
-# threads as anyio's pool has: concurrent postings are what group commit gathers.
-POSTING_THREADS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="posting")
 
 
 # The route's template, for the access log and the metrics of the postings answered here.
@@ -52,6 +46,7 @@ class PostingLane:
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
         self.app = app
         self.api = api
+        self.desk: PostingDesk | None = None  # made with the first posting: the ledger is set by then
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
@@ -73,10 +68,10 @@ class PostingLane:
             return
         scope["route"] = ROUTE
         language = header_language(scope["headers"])
+        if self.desk is None:
+            self.desk = PostingDesk(ledger)
         try:
-            result = await asyncio.get_running_loop().run_in_executor(
-                POSTING_THREADS, authenticated_post, ledger, secret, command
-            )
+            result = await self.desk.post(secret, command)
         except LedgerError as error:
             response = ledger_error_response(error, language, ledger.settings.zone, self.api.state.metrics)
         except PersistenceError as error:
@@ -86,12 +81,6 @@ class PostingLane:
                 self.api.state.metrics.posted(result.transaction.type)
             response = json_response(transaction_document(views.posted(result)), 201 if result.created else 200)
         await response(scope, handed_on, send)
-
-def authenticated_post(ledger: HourLedger, secret: str, command: Command) -> Posted:
-    """`HourLedger.post` by the key behind `secret`, in the same hop to a thread: a key this
-    process remembers costs no query (`ApiKeys.authenticate` asks its memory first)."""
-    return ledger.post(ledger.keys.authenticate(secret), command)
-
 
 async def read_body(receive: Receive) -> bytes | None:
     """The request's whole body; None if the client disconnected first."""

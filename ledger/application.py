@@ -350,6 +350,75 @@ class HourLedger(Application[UUID]):
         # Each item's own position in the log (not the batch's last), as a replay of its id answers.
         return [Posted(t, created, saved.first_of(t.id) or self.position_of(t.id)) for t, created in outcome]
 
+    def post_group(
+        self, postings: Sequence[tuple[Actor, Command]], answer: Callable[[dict[int, Posted | Exception]], None]
+    ) -> None:
+        """Independent postings that arrived together (from different clients), each answered
+        as `post` would answer it alone, most of them written in one store transaction.
+
+        `answer` is given results by index as they are known: the group's all at once after its
+        one write, then, one at a time, those posted alone. Each posting is checked by the rules on
+        its own, against the state the postings before it in the group left (from this
+        process's cache, as `post`'s optimistic attempt does), so the group is exactly what
+        posting them one after another would record. A posting that attempt cannot settle (a
+        rule refused it, it read a cached aggregate it did not change, or it failed otherwise)
+        is left out of the group and posted alone after it, by `post` (which asks the store);
+        if writing the group meets a conflict (another process wrote one of its aggregates),
+        every posting of it is posted alone so. A result is a `Posted` or the exception `post`
+        would have raised. The store being down fails the whole group (nothing was written)."""
+        changed: dict[UUID, Aggregate] = {}  # the group's aggregates as its postings left them
+        events: list[Any] = []
+        grouped: list[tuple[int, Transaction, bool]] = []
+        alone: list[int] = []
+
+        def in_group(aggregate_id: UUID) -> Aggregate | None:
+            found = changed.get(aggregate_id)
+            return None if found is None else deepcopy(found)
+
+        for index, (actor, command) in enumerate(postings):
+            uow = UnitOfWork(self._find, cached=self._cached, written_with=in_group)
+            if command.id not in changed:
+                uow.seed_absent({command.id})  # the store's primary key decides, as in `post`
+            try:
+                transaction, created = Posting(uow, actor, self.settings, self.clock()).post(command)
+            except Exception:  # noqa: BLE001 - posted alone after the group, which answers it
+                alone.append(index)
+                continue
+            if uow.read_unchanged_from_cache():
+                alone.append(index)
+                continue
+            for aggregate in uow.changed():
+                events.extend(aggregate.collect_events())
+                changed[aggregate.id] = aggregate
+            grouped.append((index, transaction, created))
+
+        first: dict[UUID, int] = {}  # each aggregate's first position in the log, once written
+        if events:
+            stored = [self.mapper.to_stored_event(event) for event in events]
+            try:
+                positions = self._guard(lambda: self.group_commit.save(stored), reraise=(IntegrityError,))
+            except IntegrityError:
+                alone = sorted(alone + [index for index, _, _ in grouped])
+                grouped = []
+            else:
+                for event, position in zip(events, positions):
+                    first.setdefault(event.originator_id, position)
+                aggregates = list(changed.values())
+                self._remember(aggregates)
+                self._snapshot_if_due(aggregates, events)
+                self._announce(max(positions))
+        results: dict[int, Posted | Exception] = {
+            index: Posted(t, created, first.get(t.id) or self.position_of(t.id)) for index, t, created in grouped
+        }
+        if results:
+            answer(results)
+        for index in alone:
+            actor, command = postings[index]
+            try:
+                answer({index: self.post(actor, command)})
+            except Exception as error:  # noqa: BLE001 - the posting's own answer
+                answer({index: error})
+
     def _seed_new_ids(self, uow: UnitOfWork, ids: list[UUID]) -> set[UUID]:
         """The transaction ids taken to be new, marked so in the unit of work (sparing a look-up
         each): in an optimistic attempt all of them, for the store's primary key decides (a

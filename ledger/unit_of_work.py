@@ -28,11 +28,15 @@ Loader = Callable[[UUID], Aggregate | None]
 
 
 class UnitOfWork:
-    def __init__(self, load: Loader, cached: Loader | None = None) -> None:
+    def __init__(self, load: Loader, cached: Loader | None = None, written_with: Loader | None = None) -> None:
         """`load` brings an aggregate up to date from the store; `cached`, when given, answers
-        the process's cached copy (None when it has none) and makes this unit optimistic."""
+        the process's cached copy (None when it has none) and makes this unit optimistic;
+        `written_with`, asked first, answers a copy of an aggregate that the store transaction
+        this unit's changes go into changes anyway (a group of postings): whatever this unit
+        reads of it is as fresh as that write, which a newer event in the store makes a conflict."""
         self._load = load
         self._cached = cached
+        self._written_with = written_with
         self._aggregates: dict[UUID, Aggregate | None] = {}
         self._from_cache: set[UUID] = set()
         self._state_read: set[UUID] = set()
@@ -46,6 +50,10 @@ class UnitOfWork:
         when the aggregate was created (its existence, region, organisation), which no copy
         can have out of date."""
         if aggregate_id not in self._aggregates:
+            found = self._written_with(aggregate_id) if self._written_with is not None else None
+            if found is not None:
+                self._aggregates[aggregate_id] = found
+                return found
             found = self._cached(aggregate_id) if self._cached is not None else None
             if found is None:
                 found = self._load(aggregate_id)
