@@ -50,6 +50,12 @@ def _text(field: str, value: str | None, required: bool = False) -> None:
 
 
 def canonical(value: Any) -> Any:
+    """`value` as plain JSON values: times in UTC as ISO text, ids as text, lines as objects."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return value
+    if kind is UUID:
+        return str(value)
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
     if isinstance(value, UUID):
@@ -59,8 +65,21 @@ def canonical(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: canonical(v) for k, v in value.items()}
     if hasattr(value, "__dataclass_fields__"):
-        return {f.name: canonical(getattr(value, f.name)) for f in fields(value)}
+        return {name: canonical(getattr(value, name)) for name in _field_names(type(value))}
     return value
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, in order: asked for every command, worked out once a class."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+# json.dumps(content, sort_keys=True, ensure_ascii=False), without a new encoder for each call.
+_FINGERPRINT_TEXT = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -79,9 +98,11 @@ class Command:
         # A posting asks for both several times, and a command never changes: worked out once.
         known = self.__dict__.get("_canonical_form")
         if known is None:
-            body = {f.name: canonical(getattr(self, f.name)) for f in fields(self) if f.name != "id"}
-            content = {"type": self.type, **body}
-            text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+            content: dict[str, Any] = {"type": self.type}
+            for name in _field_names(type(self)):
+                if name != "id":
+                    content[name] = canonical(getattr(self, name))
+            text = _FINGERPRINT_TEXT.encode(content)
             known = (content, hashlib.sha256(text.encode()).hexdigest())
             object.__setattr__(self, "_canonical_form", known)
         return known
