@@ -21,9 +21,12 @@ from ledger.persistence import DEFAULT_DATABASE_URL, DatabaseUrlError, persisten
 from ledger.vocabulary import NATIONAL_THRESHOLDS_MINUTES
 
 DEFAULT_TIMEBANK_CAP_MINUTES = 90_000  # 1,500 hours
-# A follower keeping up lags a few dozen events under the heaviest load measured (README): a
-# thousand is about two seconds of the busiest writing, or a follower that has stopped.
-DEFAULT_READY_MAX_LAG = 1000
+# A follower keeping up with single postings lags a few dozen events; one atomic batch of 1,000
+# postings is 2,000 events at once, and eight clients sending batches put 16,000 in the log
+# within a second, which the followers read in a few seconds (docs/benchmarks.md). Readiness
+# must not flap under that (a load balancer would take every instance out at once, for they
+# share the log): 20,000 is a burst of batches, or a follower that has stopped.
+DEFAULT_READY_MAX_LAG = 20_000
 # A key revoked through another process is refused within this bound (through this one: at
 # once). `serve --workers N` sets 0: SPEC's "effective at once" then holds across workers.
 DEFAULT_KEY_CACHE_SECONDS = 1.0

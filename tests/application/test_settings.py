@@ -70,7 +70,7 @@ def test_settings_come_from_the_environment():
 
 
 def test_operating_settings_have_defaults_and_come_from_the_environment():
-    assert LedgerSettings().ready_max_lag == 1000 and LedgerSettings().access_log is True
+    assert LedgerSettings().ready_max_lag == 20_000 and LedgerSettings().access_log is True
     settings = LedgerSettings.from_env({"HOUR_LEDGER_READY_MAX_LAG": "0", "HOUR_LEDGER_ACCESS_LOG": "OFF"})
     assert settings.ready_max_lag == 0 and settings.access_log is False
     assert LedgerSettings.from_env({"HOUR_LEDGER_ACCESS_LOG": "on"}).access_log is True
