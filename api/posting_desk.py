@@ -1,30 +1,42 @@
 """The posting desk: one thread that posts what the posting lane hands it, a group at a time.
 
 Postings that arrive while the desk is busy wait on its queue; when it is free it takes all of
-them (up to `MAX_GROUP`) and posts them with `HourLedger.post_group`, whose one store
-transaction records the group. A posting that arrives when the desk is idle is taken at once,
+them (up to `MAX_GROUP`) and checks them as one group (`HourLedger.check_group`), whose events
+one store transaction writes. A posting that arrives when the desk is idle is taken at once,
 alone: no latency is added when one client posts.
 
-Why one thread and not a pool: measured on this service's 2-core machine (docs/decisions.md,
+The write is the desk's second thread's: while a group is being written, the desk checks the
+next one against the state the first leaves, and has it written once the first is settled
+(each group waits for the one before: a group is written all or nothing, and the next, built on
+it, is checked again if it was refused). So the desk computes while the database commits.
+
+Why so few threads: measured on this service's 2-core machine (docs/decisions.md,
 2026-12-01), a pool thread per posting made the worker wake and switch threads about eighteen
 times a posting (the hop, the interpreter lock passed back and forth around each query, the
 group commit's waits), and the kernel's share of the worker's CPU was 28 %. The desk wakes once
 per group and answers the whole group with one call into the event loop.
 
 The results are handed to each request's event loop (`call_soon_threadsafe`); a request whose
-client went away meanwhile is simply not answered. The thread ends after `IDLE_SECONDS` with
-nothing to do and starts again with the next posting, so an app that is dropped leaves no
+client went away meanwhile is simply not answered. The threads end after `IDLE_SECONDS` with
+nothing to do and start again with the next posting, so an app that is dropped leaves no
 thread behind."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from eventsourcing.persistence import PersistenceError
+
 from ledger.actors import Actor
-from ledger.application import HourLedger, Posted
+from ledger.application import HourLedger, Posted, PostingGroup
 from ledger.commands import Command
+from ledger.errors import LedgerError
+
+log = logging.getLogger(__name__)
 
 MAX_GROUP = 64  # postings written in one store transaction, at most
 IDLE_SECONDS = 5.0
@@ -73,18 +85,46 @@ class PostingDesk:
         return outcome
 
     def _serve(self) -> None:
-        while True:
-            with self._lock:
-                if not self._queue and not self._lock.wait_for(lambda: bool(self._queue), IDLE_SECONDS):
-                    self._running = False
-                    return
-                group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-            self._post(group)
+        # One write at a time, in a thread of its own: while a group is being written the
+        # desk checks the next one against the state the first leaves, and has it written
+        # once the first is settled (checked again if the first was refused).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="posting-desk-writer") as writer:
+            writing: Writing | None = None
+            while True:
+                with self._lock:
+                    if writing is None:
+                        if not self._lock.wait_for(lambda: bool(self._queue), IDLE_SECONDS):
+                            self._running = False
+                            return
+                    else:  # until postings arrive to check meanwhile, or the write is done
+                        in_flight = writing.written
+                        self._lock.wait_for(lambda: bool(self._queue) or in_flight.done())
+                    taken, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+                try:
+                    group = self._checked(taken, after=writing) if taken else None
+                except Exception as error:  # noqa: BLE001 - a fault of the desk's: answer, go on
+                    log.exception("posting desk: checking a group failed")
+                    _settle(taken, dict.fromkeys(range(len(taken)), error))
+                    group = None
+                if writing is not None:
+                    if not self._settle(writing) and group is not None:
+                        group = self._checked(group.waiting, after=None)
+                    writing = None
+                if group is not None:
+                    group.written = writer.submit(self.ledger.write_group, group.checked)
+                    group.written.add_done_callback(self._written)
+                    writing = group
 
-    def _post(self, group: list[Waiting]) -> None:
-        refused: dict[int, Outcome] = {}
+    def _written(self, _: Future[list[int] | None]) -> None:
+        with self._lock:
+            self._lock.notify()
+
+    def _checked(self, taken: list[Waiting], after: Writing | None) -> Writing:
+        """The postings checked as a group, their keys first (a posting whose key is refused
+        is answered at once, and left out)."""
         actors: list[tuple[int, Actor]] = []
-        for index, waiting in enumerate(group):
+        refused: dict[int, Outcome] = {}
+        for index, waiting in enumerate(taken):
             try:
                 # A key this process remembers costs no query (`ApiKeys.authenticate` asks
                 # its memory first).
@@ -92,18 +132,39 @@ class PostingDesk:
             except Exception as error:  # noqa: BLE001 - this posting's answer
                 refused[index] = error
         if refused:
-            _settle(group, refused)
+            _settle(taken, refused)
+        kept = [taken[index] for index, _ in actors]
+        postings = [(actor, taken[index].command) for index, actor in actors]
+        return Writing(kept, self.ledger.check_group(postings, after=None if after is None else after.checked))
+
+    def _settle(self, writing: Writing) -> bool:
+        """Answers the group being written once it is; whether it was (else it was posted alone,
+        or the store failed it)."""
+        assert writing.written is not None
         answered: set[int] = set()
 
         def answer(results: dict[int, Outcome]) -> None:
-            outcomes = {actors[i][0]: outcome for i, outcome in results.items()}
-            answered.update(outcomes)
-            _settle(group, outcomes)
+            answered.update(results)
+            _settle(writing.waiting, results)
 
         try:
-            self.ledger.post_group([(actor, group[index].command) for index, actor in actors], answer)
+            positions = writing.written.result()
+            self.ledger.settle_group(writing.checked, positions, answer)
+            return positions is not None
         except Exception as error:  # noqa: BLE001 - the store failed the group: nothing was written
-            _settle(group, {index: error for index, _ in actors if index not in answered})
+            if not isinstance(error, (LedgerError, PersistenceError)):
+                log.exception("posting desk: settling a group failed")
+            _settle(writing.waiting, {i: error for i in range(len(writing.waiting)) if i not in answered})
+            return False
+
+
+@dataclass
+class Writing:
+    """A group of postings checked by the desk, and the write of its events once submitted."""
+
+    waiting: list[Waiting]
+    checked: PostingGroup
+    written: Future[list[int] | None] | None = None
 
 
 def _settle(group: list[Waiting], outcomes: dict[int, Outcome]) -> None:

@@ -13,14 +13,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import IntegrityError, StoredEvent, Transcoder
 
 from ledger.actors import Actor
 from ledger.api_keys import ApiKeys, SharedRevocations
@@ -78,6 +78,18 @@ class NotApplied:
     """An item of an atomic batch that was valid but not recorded, because another item failed."""
 
     failed_index: int
+
+
+@dataclass
+class PostingGroup:
+    """Postings checked together and not yet settled (`HourLedger.post_group`)."""
+
+    postings: Sequence[tuple[Actor, Command]]
+    changed: dict[UUID, Aggregate] = field(default_factory=dict)  # as the group's postings left them
+    events: list[Any] = field(default_factory=list)
+    stored: list[StoredEvent] = field(default_factory=list)
+    checked: list[tuple[int, Transaction, bool]] = field(default_factory=list)  # (index, transaction, created)
+    alone: list[int] = field(default_factory=list)  # indices to post alone once the group is settled
 
 
 @dataclass(frozen=True)
@@ -357,63 +369,94 @@ class HourLedger(Application[UUID]):
         as `post` would answer it alone, most of them written in one store transaction.
 
         `answer` is given results by index as they are known: the group's all at once after its
-        one write, then, one at a time, those posted alone. Each posting is checked by the rules on
-        its own, against the state the postings before it in the group left (from this
+        one write, then, one at a time, those posted alone. Each posting is checked by the rules
+        on its own, against the state the postings before it in the group left (from this
         process's cache, as `post`'s optimistic attempt does), so the group is exactly what
         posting them one after another would record. A posting that attempt cannot settle (a
         rule refused it, it read a cached aggregate it did not change, or it failed otherwise)
         is left out of the group and posted alone after it, by `post` (which asks the store);
         if writing the group meets a conflict (another process wrote one of its aggregates),
         every posting of it is posted alone so. A result is a `Posted` or the exception `post`
-        would have raised. The store being down fails the whole group (nothing was written)."""
-        changed: dict[UUID, Aggregate] = {}  # the group's aggregates as its postings left them
-        events: list[Any] = []
-        grouped: list[tuple[int, Transaction, bool]] = []
-        alone: list[int] = []
+        would have raised. The store being down fails the whole group (nothing was written).
+
+        The three steps are also the posting desk's (api/posting_desk.py), which checks the
+        next group while this one is being written."""
+        group = self.check_group(postings)
+        self.settle_group(group, self.write_group(group), answer)
+
+    def check_group(self, postings: Sequence[tuple[Actor, Command]], after: PostingGroup | None = None) -> PostingGroup:
+        """The postings checked as `post_group` says, nothing written yet. `after`: a group
+        checked before this one and not yet settled; this one is checked against the state that
+        group leaves, and must be written only once that one was (else checked again)."""
+        group = PostingGroup(postings)
+        before = {} if after is None else after.changed
 
         def in_group(aggregate_id: UUID) -> Aggregate | None:
-            found = changed.get(aggregate_id)
+            found = group.changed.get(aggregate_id)
             return None if found is None else deepcopy(found)
 
+        def cached(aggregate_id: UUID) -> Aggregate | None:
+            # What the group before leaves is as good as the cache, and no better: read and not
+            # changed here, it is not written with this group, and may be out of date by then.
+            found = before.get(aggregate_id)
+            return self._cached(aggregate_id) if found is None else deepcopy(found)
+
         for index, (actor, command) in enumerate(postings):
-            uow = UnitOfWork(self._find, cached=self._cached, written_with=in_group)
-            if command.id not in changed:
+            uow = UnitOfWork(self._find, cached=cached, written_with=in_group)
+            if command.id not in group.changed:
                 uow.seed_absent({command.id})  # the store's primary key decides, as in `post`
             try:
                 transaction, created = Posting(uow, actor, self.settings, self.clock()).post(command)
             except Exception:  # noqa: BLE001 - posted alone after the group, which answers it
-                alone.append(index)
+                group.alone.append(index)
                 continue
             if uow.read_unchanged_from_cache():
-                alone.append(index)
+                group.alone.append(index)
                 continue
             for aggregate in uow.changed():
-                events.extend(aggregate.collect_events())
-                changed[aggregate.id] = aggregate
-            grouped.append((index, transaction, created))
+                group.events.extend(aggregate.collect_events())
+                group.changed[aggregate.id] = aggregate
+            group.checked.append((index, transaction, created))
+        group.stored = [self.mapper.to_stored_event(event) for event in group.events]
+        return group
 
-        first: dict[UUID, int] = {}  # each aggregate's first position in the log, once written
-        if events:
-            stored = [self.mapper.to_stored_event(event) for event in events]
-            try:
-                positions = self._guard(lambda: self.group_commit.save(stored), reraise=(IntegrityError,))
-            except IntegrityError:
-                alone = sorted(alone + [index for index, _, _ in grouped])
-                grouped = []
-            else:
-                for event, position in zip(events, positions):
-                    first.setdefault(event.originator_id, position)
-                aggregates = list(changed.values())
-                self._remember(aggregates)
-                self._snapshot_if_due(aggregates, events)
+    def write_group(self, group: PostingGroup) -> list[int] | None:
+        """The positions of the group's events, written in one store transaction; None if the
+        store refused them (a conflict: another writer changed one of the group's aggregates).
+        Raises UnavailableError when the store is down."""
+        if not group.stored:
+            return []
+        try:
+            return self._guard(lambda: self.group_commit.save(group.stored), reraise=(IntegrityError,))
+        except IntegrityError:
+            return None
+
+    def settle_group(
+        self, group: PostingGroup, positions: list[int] | None, answer: Callable[[dict[int, Posted | Exception]], None]
+    ) -> None:
+        """Answers each posting of a group `write_group` wrote (`positions`) or was refused
+        (None: every posting is then posted alone), then posts alone those that had to be."""
+        alone = group.alone
+        first: dict[UUID, int] = {}  # each aggregate's first position in the log
+        if positions is None:
+            alone = sorted(alone + [index for index, _, _ in group.checked])
+            checked = []
+        else:
+            checked = group.checked
+            for event, position in zip(group.events, positions):
+                first.setdefault(event.originator_id, position)
+            aggregates = list(group.changed.values())
+            self._remember(aggregates)
+            self._snapshot_if_due(aggregates, group.events)
+            if positions:
                 self._announce(max(positions))
         results: dict[int, Posted | Exception] = {
-            index: Posted(t, created, first.get(t.id) or self.position_of(t.id)) for index, t, created in grouped
+            index: Posted(t, created, first.get(t.id) or self.position_of(t.id)) for index, t, created in checked
         }
         if results:
             answer(results)
         for index in alone:
-            actor, command = postings[index]
+            actor, command = group.postings[index]
             try:
                 answer({index: self.post(actor, command)})
             except Exception as error:  # noqa: BLE001 - the posting's own answer

@@ -1,5 +1,6 @@
-"""The posting desk: postings arriving while it posts wait and go together in the next group;
-each request gets its own posting's answer, whatever the others' were."""
+"""The posting desk: postings arriving while it posts wait and go together in the next group,
+checked while the group before is being written; each request gets its own posting's answer,
+whatever the others' were."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from uuid import uuid4
 
 from api.posting_desk import PostingDesk
 from ledger.actors import SYSTEM, Actor
-from ledger.application import Posted
+from ledger.application import Posted, PostingGroup
 from ledger.commands import Command
 from ledger.errors import OverlappingServiceError, UnauthorizedError, UnavailableError
 from tests.support.builders import service
@@ -26,20 +27,43 @@ class Keys:
 
 
 class FakeLedger:
-    """Answers each command as `outcome_of` says; the first group is held until released."""
+    """Answers each command as `outcome_of` says. The first group's check waits for
+    `checking`, its write for `writing`; `refuse_first` makes the store refuse the first write."""
 
-    def __init__(self, outcome_of: Callable[[Command], Posted | Exception]) -> None:
+    def __init__(self, outcome_of: Callable[[Command], Posted | Exception] | None = None) -> None:
         self.keys = Keys()
-        self.outcome_of = outcome_of
-        self.groups: list[list[Command]] = []
-        self.entered = threading.Event()
-        self.release = threading.Event()
+        self.outcome_of = outcome_of or posted
+        self.checked: list[tuple[list[Command], list[Command] | None]] = []  # (group, the group it came after)
+        self.written: list[list[Command]] = []
+        self.checking, self.writing = threading.Event(), threading.Event()
+        self.checking_first, self.writing_first = threading.Event(), threading.Event()
+        self.refuse_first = False
+        self.fail_writes = False
 
-    def post_group(self, postings: Sequence[tuple[Actor, Command]], answer: Callable[[dict[int, Any]], None]) -> None:
-        self.groups.append([command for _, command in postings])
-        self.entered.set()
-        assert self.release.wait(10)
-        answer({index: self.outcome_of(command) for index, (_, command) in enumerate(postings)})
+    def check_group(self, postings: Sequence[tuple[Actor, Command]], after: PostingGroup | None = None) -> PostingGroup:
+        group = PostingGroup(postings)
+        self.checked.append((commands_of(group), None if after is None else commands_of(after)))
+        if len(self.checked) == 1:
+            self.checking_first.set()
+            assert self.checking.wait(10)
+        return group
+
+    def write_group(self, group: PostingGroup) -> list[int] | None:
+        first = not self.written
+        self.written.append(commands_of(group))
+        if first:
+            self.writing_first.set()
+            assert self.writing.wait(10)
+        if self.fail_writes:
+            raise UnavailableError("store_unavailable")
+        return None if first and self.refuse_first else []
+
+    def settle_group(self, group: PostingGroup, positions: list[int] | None, answer: Callable[[dict[int, Any]], None]) -> None:
+        answer({index: self.outcome_of(command) for index, (_, command) in enumerate(group.postings)})
+
+
+def commands_of(group: PostingGroup) -> list[Command]:
+    return [command for _, command in group.postings]
 
 
 def posted(command: Command) -> Posted:
@@ -50,66 +74,116 @@ def commands(count: int) -> list[Command]:
     return [service(uuid4(), uuid4(), 60) for _ in range(count)]
 
 
-async def post_all(desk: PostingDesk, ledger: FakeLedger, secrets: list[str], sent: list[Command]) -> list[Any]:
-    """The first posting alone (the desk is idle), the rest while the desk holds it."""
+async def post_while_held(desk: PostingDesk, held: threading.Event, secrets: list[str], sent: list[Command]) -> list[Any]:
+    """The first posting alone (the desk is idle); the rest while the desk is held at `held`."""
     first = asyncio.ensure_future(desk.post(secrets[0], sent[0]))
-    assert await asyncio.to_thread(ledger.entered.wait, 10)
+    assert await asyncio.to_thread(held.wait, 10)
     rest = [asyncio.ensure_future(desk.post(secret, command)) for secret, command in zip(secrets[1:], sent[1:])]
     await asyncio.sleep(0)  # the rest are queued before the desk is let go
-    ledger.release.set()
-    return await asyncio.gather(first, *rest, return_exceptions=True)
+    return [first, *rest]
 
 
-def test_postings_arriving_while_the_desk_posts_go_together_in_the_next_group():
-    ledger = FakeLedger(posted)
+def test_postings_arriving_while_the_desk_checks_go_together_in_the_next_group():
+    ledger = FakeLedger()
+    ledger.writing.set()
     desk = PostingDesk(ledger)  # type: ignore[arg-type]
     sent = commands(5)
 
-    answers = asyncio.run(post_all(desk, ledger, ["good"] * 5, sent))
+    async def run() -> list[Any]:
+        posting = await post_while_held(desk, ledger.checking_first, ["good"] * 5, sent)
+        ledger.checking.set()
+        return await asyncio.gather(*posting)
 
-    assert ledger.groups == [sent[:1], sent[1:]]
+    answers = asyncio.run(run())
+
+    assert ledger.written == [sent[:1], sent[1:]]
     assert [answer.transaction for answer in answers] == sent
+
+
+def test_the_next_group_is_checked_while_one_is_written_and_written_after_it():
+    ledger = FakeLedger()
+    ledger.checking.set()
+    desk = PostingDesk(ledger)  # type: ignore[arg-type]
+    sent = commands(3)
+
+    async def run() -> list[Any]:
+        posting = await post_while_held(desk, ledger.writing_first, ["good"] * 3, sent)
+        await asyncio.to_thread(wait_until, lambda: len(ledger.checked) == 2)
+        assert ledger.written == [sent[:1]]  # the second group waits for the first's write
+        ledger.writing.set()
+        return await asyncio.gather(*posting)
+
+    answers = asyncio.run(run())
+
+    assert ledger.checked == [(sent[:1], None), (sent[1:], sent[:1])]
+    assert ledger.written == [sent[:1], sent[1:]]
+    assert all(answer.created for answer in answers)
+
+
+def test_a_group_checked_after_one_the_store_refused_is_checked_again():
+    ledger = FakeLedger()
+    ledger.checking.set()
+    ledger.refuse_first = True
+    desk = PostingDesk(ledger)  # type: ignore[arg-type]
+    sent = commands(3)
+
+    async def run() -> list[Any]:
+        posting = await post_while_held(desk, ledger.writing_first, ["good"] * 3, sent)
+        await asyncio.to_thread(wait_until, lambda: len(ledger.checked) == 2)
+        ledger.writing.set()
+        return await asyncio.gather(*posting)
+
+    asyncio.run(run())
+
+    assert ledger.checked == [(sent[:1], None), (sent[1:], sent[:1]), (sent[1:], None)]
+    assert ledger.written == [sent[:1], sent[1:]]
 
 
 def test_each_request_gets_its_own_posting_s_answer():
     sent = commands(4)
     refused = OverlappingServiceError("service_overlaps")
     ledger = FakeLedger(lambda command: refused if command is sent[2] else posted(command))
+    ledger.writing.set()
     desk = PostingDesk(ledger)  # type: ignore[arg-type]
 
-    answers = asyncio.run(post_all(desk, ledger, ["good", "good", "good", "unknown"], sent))
+    async def run() -> list[Any]:
+        posting = await post_while_held(desk, ledger.checking_first, ["good", "good", "good", "unknown"], sent)
+        ledger.checking.set()
+        return await asyncio.gather(*posting, return_exceptions=True)
+
+    answers = asyncio.run(run())
 
     assert answers[0].transaction is sent[0] and answers[1].transaction is sent[1]
     assert answers[2] is refused
     assert isinstance(answers[3], UnauthorizedError)  # its key, not the group, refused it
-    assert ledger.groups == [sent[:1], sent[1:3]]
+    assert ledger.written == [sent[:1], sent[1:3]]
 
 
 def test_a_group_the_store_fails_fails_every_posting_of_it():
-    def store_down(command: Command) -> Posted:
-        raise UnavailableError("store_unavailable")
-
-    ledger = FakeLedger(store_down)
-    ledger.release.set()
+    ledger = FakeLedger()
+    ledger.checking.set()
+    ledger.writing.set()
+    ledger.fail_writes = True
     desk = PostingDesk(ledger)  # type: ignore[arg-type]
 
-    async def post_three() -> list[Any]:
+    async def run() -> list[Any]:
         return await asyncio.gather(*(desk.post("good", c) for c in commands(3)), return_exceptions=True)
 
-    answers = asyncio.run(post_three())
-    assert all(isinstance(answer, UnavailableError) for answer in answers)
+    answers = asyncio.run(run())
+    assert len(answers) == 3 and all(isinstance(answer, UnavailableError) for answer in answers)
 
 
-def test_the_desk_s_thread_ends_when_idle_and_starts_again_with_the_next_posting(monkeypatch):
+def test_the_desk_s_threads_end_when_idle_and_start_again_with_the_next_posting(monkeypatch):
     monkeypatch.setattr("api.posting_desk.IDLE_SECONDS", 0.01)
-    ledger = FakeLedger(posted)
-    ledger.release.set()
+    ledger = FakeLedger()
+    ledger.checking.set()
+    ledger.writing.set()
     desk = PostingDesk(ledger)  # type: ignore[arg-type]
 
     for _ in range(3):
         assert asyncio.run(desk.post("good", commands(1)[0])).created
         wait_until(lambda: not desk.serving)
-    assert len(ledger.groups) == 3
+    assert len(ledger.written) == 3
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
