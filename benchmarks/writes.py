@@ -9,7 +9,9 @@
   the same without the projection followers in the server, `--no-projections`); three runs
   against each server, the median shown with all three (a shared machine varies by a fifth
   from one run to the next), and so for batches;
-- atomic batches of 1,000 through the same servers: postings/s;
+- atomic batches of 1,000 through the same servers: postings/s, and the same counting the
+  time the followers (read models, lists, audit tree) took to read them after the last
+  answer; every run starts with the followers caught up;
 - in process: postings/s for a volunteer with 3,000 service records and for a new one;
 - SQLite, the embedded default: single postings from 8 clients through `hour-ledger serve`.
 
@@ -32,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from glob import glob
 from pathlib import Path
 
+import httpx
 import orjson
 import psycopg
 
@@ -191,10 +194,16 @@ class Run:
     postings: int
     load: Load
     server_cpu: float
+    caught_up_seconds: float = 0.0  # after the last answer, until the followers had read it all
 
     @property
     def rate(self) -> float:
         return self.postings / self.load.seconds
+
+    @property
+    def sustained(self) -> float:
+        """Postings/s counting the time the followers took to read them after the last answer."""
+        return self.postings / (self.load.seconds + self.caught_up_seconds)
 
     def shown_latency(self) -> str:
         found = [s * 1000 for s in self.load.latencies]
@@ -253,6 +262,26 @@ class Runs:
     def shown_rates(self) -> str:
         return f"{self.median.rate:,.0f} (runs: {' / '.join(f'{run.rate:,.0f}' for run in self.runs)})"
 
+    def shown_sustained(self) -> str:
+        rates = sorted(run.sustained for run in self.runs)
+        return (
+            f"{rates[len(rates) // 2]:,.0f} (runs: {' / '.join(f'{run.sustained:,.0f}' for run in self.runs)}); "
+            f"caught up {' / '.join(f'{run.caught_up_seconds:.1f}' for run in self.runs)} s after the last answer"
+        )
+
+
+def caught_up(http: httpx.Client, timeout: float = 300.0) -> float:
+    """Seconds until the server's read models, lists and audit tree have read the whole log
+    (its `/readyz` measurements), so that each run starts with no backlog of the one before."""
+    started = time.monotonic()
+    while True:
+        answer = http.get("/readyz").json()
+        checks = answer.get("checks", answer)
+        if all((checks.get(name) or {}).get("lag") == 0 for name in ("read_models", "lists", "audit_tree")):
+            return time.monotonic() - started
+        assert time.monotonic() - started < timeout, f"the followers did not catch up: {checks}"
+        time.sleep(0.05)
+
 
 def through_http(
     url: str, world: World, workers: int, era: int, batches: bool = True, options: tuple[str, ...] = ()
@@ -268,9 +297,15 @@ def through_http(
         eras = iter(range((2 * RUNS + 1) * era, (2 * RUNS + 1) * (era + 1)))
         for body in world.records(0, 16, next(eras)):  # the first requests meet cold caches
             assert http.post("/v1/transactions", json=body).status_code == 201
-        single = Runs([single_postings(world, port, pid, secret, next(eras)) for _ in range(RUNS)])
-        batch = Runs([batch_postings(world, port, pid, secret, next(eras)) for _ in range(RUNS)]) if batches else None
-    return single, batch
+        follows = "--no-projections" not in options
+        singles, batched = [], []
+        for _ in range(RUNS):
+            singles.append(single_postings(world, port, pid, secret, next(eras)))
+            singles[-1].caught_up_seconds = caught_up(http) if follows else 0.0
+        for _ in range(RUNS if batches else 0):
+            batched.append(batch_postings(world, port, pid, secret, next(eras)))
+            batched[-1].caught_up_seconds = caught_up(http) if follows else 0.0
+    return Runs(singles), Runs(batched) if batches else None
 
 
 # A volunteer with a history -----------------------------------------------------------
@@ -348,6 +383,7 @@ def run() -> None:
             (f"atomic batches of {BATCH:,}, --workers {workers}: postings/s", batches.shown_rates(), GOAL_BATCH,
              f"{raw['batch'] * BATCH:,.0f} rows/s, {BATCH:,} rows per txn"),
             ("  p50 / p99 per batch", batch.shown_latency(), "", ""),
+            ("  with the followers' reading after the last answer", batches.shown_sustained(), "", ""),
         ]
     rows += [
         ("single postings, --workers 1 --no-projections: postings/s", alone.shown_rates(), "", ""),
