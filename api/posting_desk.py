@@ -100,12 +100,7 @@ class PostingDesk:
                         in_flight = writing.written
                         self._lock.wait_for(lambda: bool(self._queue) or in_flight.done())
                     taken, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-                try:
-                    group = self._checked(taken, after=writing) if taken else None
-                except Exception as error:  # noqa: BLE001 - a fault of the desk's: answer, go on
-                    log.exception("posting desk: checking a group failed")
-                    _settle(taken, dict.fromkeys(range(len(taken)), error))
-                    group = None
+                group = self._checked(taken, after=writing) if taken else None
                 if writing is not None:
                     if not self._settle(writing) and group is not None:
                         group = self._checked(group.waiting, after=None)
@@ -119,9 +114,17 @@ class PostingDesk:
         with self._lock:
             self._lock.notify()
 
-    def _checked(self, taken: list[Waiting], after: Writing | None) -> Writing:
+    def _checked(self, taken: list[Waiting], after: Writing | None) -> Writing | None:
         """The postings checked as a group, their keys first (a posting whose key is refused
-        is answered at once, and left out)."""
+        is answered at once, and left out); None if checking failed (each was answered so)."""
+        try:
+            return self._check(taken, after)
+        except Exception as error:  # noqa: BLE001 - a fault of the desk's: answer, and go on
+            log.exception("posting desk: checking a group failed")
+            _settle(taken, dict.fromkeys(range(len(taken)), error))
+            return None
+
+    def _check(self, taken: list[Waiting], after: Writing | None) -> Writing:
         actors: list[tuple[int, Actor]] = []
         refused: dict[int, Outcome] = {}
         for index, waiting in enumerate(taken):

@@ -173,6 +173,29 @@ def test_a_group_the_store_fails_fails_every_posting_of_it():
     assert len(answers) == 3 and all(isinstance(answer, UnavailableError) for answer in answers)
 
 
+def test_a_fault_in_checking_a_group_answers_its_postings_and_the_desk_goes_on():
+    ledger = FakeLedger()
+    ledger.checking.set()
+    ledger.writing.set()
+    desk = PostingDesk(ledger)  # type: ignore[arg-type]
+    checks = ledger.check_group
+
+    def faulty(postings: Sequence[tuple[Actor, Command]], after: PostingGroup | None = None) -> PostingGroup:
+        if len(ledger.checked) == 0:
+            ledger.checked.append(([], None))
+            raise RuntimeError("a bug")
+        return checks(postings, after)
+
+    ledger.check_group = faulty  # type: ignore[method-assign]
+
+    async def run() -> list[Any]:
+        failed = await asyncio.gather(desk.post("good", commands(1)[0]), return_exceptions=True)
+        return [*failed, await desk.post("good", commands(1)[0])]
+
+    failed, posted_after = asyncio.run(run())
+    assert isinstance(failed, RuntimeError) and posted_after.created
+
+
 def test_the_desk_s_threads_end_when_idle_and_start_again_with_the_next_posting(monkeypatch):
     monkeypatch.setattr("api.posting_desk.IDLE_SECONDS", 0.01)
     ledger = FakeLedger()
