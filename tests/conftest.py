@@ -105,6 +105,17 @@ def ledger(store_env: dict[str, str]) -> Iterator[HourLedger]:
 
 
 @pytest.fixture
+def other(store_env: dict[str, str]) -> Iterator[HourLedger]:
+    """A second ledger on the same store: another server process, as far as anyone can tell
+    (each caches what it saved)."""
+    app = HourLedger(env=store_env)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.fixture
 def actor():
     return SYSTEM
 

@@ -3,13 +3,12 @@ would answer each, and most of it is written in one store transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
-import pytest
 
 from ledger.actors import SYSTEM
 from ledger.application import HourLedger, Posted
@@ -21,13 +20,6 @@ from ledger.errors import (
     TransactionIdConflictError,
 )
 from tests.support.builders import DAY_ONE, AppWorld, item, redemption, service
-
-
-@pytest.fixture
-def other(store_env: dict[str, str]) -> Iterator[HourLedger]:
-    second = HourLedger(env=store_env)
-    yield second
-    second.close()
 
 
 class Answers:

@@ -5,22 +5,13 @@ Two applications on one store stand for two server processes: each caches what i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from ledger.application import HourLedger
 from ledger.errors import OverlappingServiceError, StarLevelTooLowError
 from ledger.vocabulary import NATIONAL_THRESHOLDS_MINUTES
 from tests.support.builders import DAY_ONE, AppWorld, item, redemption, reversal, service
-
-
-@pytest.fixture
-def other(store_env: dict[str, str]) -> Iterator[HourLedger]:
-    second = HourLedger(env=store_env)
-    yield second
-    second.close()
 
 
 def test_an_overlap_recorded_by_another_process_is_refused_though_this_one_cached_the_volunteer(ledger, other):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,16 +30,6 @@ from tests.support.builders import (
     service,
     transfer,
 )
-
-
-@pytest.fixture
-def other(store_env: dict[str, str]) -> Iterator[HourLedger]:
-    """A second ledger on the same store: another process, as far as the lists can tell."""
-    app = HourLedger(env=store_env)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 def story(ledger: HourLedger, rounds: int = 1) -> None:
