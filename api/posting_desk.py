@@ -8,7 +8,10 @@ alone: no latency is added when one client posts.
 The write is the desk's second thread's: while a group is being written, the desk checks the
 next one against the state the first leaves, and has it written once the first is settled
 (each group waits for the one before: a group is written all or nothing, and the next, built on
-it, is checked again if it was refused). So the desk computes while the database commits.
+it, is checked again if it was refused). So the desk computes while the database commits. A
+posting a group leaves to post alone (a rule refused it, it needs the store's state) is posted
+by `HourLedger.post` in a small pool of threads of its own, so that one client's refused
+postings never hold up the desk.
 
 Why so few threads: measured on this service's 2-core machine (docs/decisions.md,
 2026-12-01), a pool thread per posting made the worker wake and switch threads about eighteen
@@ -39,6 +42,9 @@ from ledger.errors import LedgerError
 log = logging.getLogger(__name__)
 
 MAX_GROUP = 64  # postings written in one store transaction, at most
+# Postings a group left to post alone (refused, or needing the store's state) are posted by
+# these threads, not the desk's: one client's refused postings never hold up the others'.
+ALONE_THREADS = 8
 IDLE_SECONDS = 5.0
 
 Outcome = Posted | Exception
@@ -88,7 +94,9 @@ class PostingDesk:
         # One write at a time, in a thread of its own: while a group is being written the
         # desk checks the next one against the state the first leaves, and has it written
         # once the first is settled (checked again if the first was refused).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="posting-desk-writer") as writer:
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posting-desk-writer")
+        alone = ThreadPoolExecutor(max_workers=ALONE_THREADS, thread_name_prefix="posting-alone")
+        with writer, alone:
             writing: Writing | None = None
             while True:
                 with self._lock:
@@ -102,7 +110,7 @@ class PostingDesk:
                     taken, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
                 group = self._checked(taken, after=writing) if taken else None
                 if writing is not None:
-                    if not self._settle(writing) and group is not None:
+                    if not self._settle(writing, alone) and group is not None:
                         group = self._checked(group.waiting, after=None)
                     writing = None
                 if group is not None:
@@ -140,9 +148,10 @@ class PostingDesk:
         postings = [(actor, taken[index].command) for index, actor in actors]
         return Writing(kept, self.ledger.check_group(postings, after=None if after is None else after.checked))
 
-    def _settle(self, writing: Writing) -> bool:
-        """Answers the group being written once it is; whether it was (else it was posted alone,
-        or the store failed it)."""
+    def _settle(self, writing: Writing, alone: ThreadPoolExecutor) -> bool:
+        """Answers the group being written once it is, and hands the postings that must be
+        posted alone to `alone`; whether the group was written (else the store refused it and
+        every posting goes alone, or the store failed it)."""
         assert writing.written is not None
         answered: set[int] = set()
 
@@ -152,13 +161,23 @@ class PostingDesk:
 
         try:
             positions = writing.written.result()
-            self.ledger.settle_group(writing.checked, positions, answer)
+            for index in self.ledger.settle_group(writing.checked, positions, answer):
+                answered.add(index)
+                actor, command = writing.checked.postings[index]
+                alone.submit(self._post_alone, writing.waiting[index], actor, command)
             return positions is not None
         except Exception as error:  # noqa: BLE001 - the store failed the group: nothing was written
             if not isinstance(error, (LedgerError, PersistenceError)):
                 log.exception("posting desk: settling a group failed")
             _settle(writing.waiting, {i: error for i in range(len(writing.waiting)) if i not in answered})
             return False
+
+    def _post_alone(self, waiting: Waiting, actor: Actor, command: Command) -> None:
+        try:
+            outcome: Outcome = self.ledger.post(actor, command)
+        except Exception as error:  # noqa: BLE001 - the posting's own answer
+            outcome = error
+        _settle([waiting], {0: outcome})
 
 
 @dataclass

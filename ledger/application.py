@@ -382,7 +382,12 @@ class HourLedger(Application[UUID]):
         The three steps are also the posting desk's (api/posting_desk.py), which checks the
         next group while this one is being written."""
         group = self.check_group(postings)
-        self.settle_group(group, self.write_group(group), answer)
+        for index in self.settle_group(group, self.write_group(group), answer):
+            actor, command = postings[index]
+            try:
+                answer({index: self.post(actor, command)})
+            except Exception as error:  # noqa: BLE001 - the posting's own answer
+                answer({index: error})
 
     def check_group(self, postings: Sequence[tuple[Actor, Command]], after: PostingGroup | None = None) -> PostingGroup:
         """The postings checked as `post_group` says, nothing written yet. `after`: a group
@@ -433,9 +438,10 @@ class HourLedger(Application[UUID]):
 
     def settle_group(
         self, group: PostingGroup, positions: list[int] | None, answer: Callable[[dict[int, Posted | Exception]], None]
-    ) -> None:
-        """Answers each posting of a group `write_group` wrote (`positions`) or was refused
-        (None: every posting is then posted alone), then posts alone those that had to be."""
+    ) -> list[int]:
+        """Answers each posting of a group `write_group` wrote (`positions`); answers the
+        indices of those left to post alone, by `post` (all of them if the store refused the
+        group: `positions` None)."""
         alone = group.alone
         first: dict[UUID, int] = {}  # each aggregate's first position in the log
         if positions is None:
@@ -455,12 +461,7 @@ class HourLedger(Application[UUID]):
         }
         if results:
             answer(results)
-        for index in alone:
-            actor, command = group.postings[index]
-            try:
-                answer({index: self.post(actor, command)})
-            except Exception as error:  # noqa: BLE001 - the posting's own answer
-                answer({index: error})
+        return alone
 
     def _seed_new_ids(self, uow: UnitOfWork, ids: list[UUID]) -> set[UUID]:
         """The transaction ids taken to be new, marked so in the unit of work (sparing a look-up

@@ -39,6 +39,7 @@ class FakeLedger:
         self.checking_first, self.writing_first = threading.Event(), threading.Event()
         self.refuse_first = False
         self.fail_writes = False
+        self.alone: dict[Command, threading.Event] = {}  # postings a group leaves to post alone
 
     def check_group(self, postings: Sequence[tuple[Actor, Command]], after: PostingGroup | None = None) -> PostingGroup:
         group = PostingGroup(postings)
@@ -58,8 +59,14 @@ class FakeLedger:
             raise UnavailableError("store_unavailable")
         return None if first and self.refuse_first else []
 
-    def settle_group(self, group: PostingGroup, positions: list[int] | None, answer: Callable[[dict[int, Any]], None]) -> None:
-        answer({index: self.outcome_of(command) for index, (_, command) in enumerate(group.postings)})
+    def settle_group(self, group: PostingGroup, positions: list[int] | None, answer: Callable[[dict[int, Any]], None]) -> list[int]:
+        alone = [index for index, (_, command) in enumerate(group.postings) if command in self.alone]
+        answer({index: self.outcome_of(command) for index, (_, command) in enumerate(group.postings) if index not in alone})
+        return alone
+
+    def post(self, actor: Actor, command: Command) -> Posted:
+        assert self.alone[command].wait(10)
+        return posted(command)
 
 
 def commands_of(group: PostingGroup) -> list[Command]:
@@ -157,6 +164,24 @@ def test_each_request_gets_its_own_posting_s_answer():
     assert answers[2] is refused
     assert isinstance(answers[3], UnauthorizedError)  # its key, not the group, refused it
     assert ledger.written == [sent[:1], sent[1:3]]
+
+
+def test_a_posting_left_to_post_alone_holds_up_no_other():
+    ledger = FakeLedger()
+    ledger.checking.set()
+    ledger.writing.set()
+    desk = PostingDesk(ledger)  # type: ignore[arg-type]
+    slow, other = commands(2)
+    ledger.alone[slow] = threading.Event()
+
+    async def run() -> Any:
+        waiting_alone = asyncio.ensure_future(desk.post("good", slow))
+        assert (await desk.post("good", other)).transaction is other  # answered meanwhile
+        assert not waiting_alone.done()
+        ledger.alone[slow].set()
+        return await waiting_alone
+
+    assert asyncio.run(run()).transaction is slow
 
 
 def test_a_group_the_store_fails_fails_every_posting_of_it():
