@@ -432,7 +432,7 @@ class HourLedger(Application[UUID]):
         if not group.stored:
             return []
         try:
-            return self._guard(lambda: self.group_commit.save(group.stored), reraise=(IntegrityError,))
+            return self._write(group.stored)
         except IntegrityError:
             return None
 
@@ -442,26 +442,15 @@ class HourLedger(Application[UUID]):
         """Answers each posting of a group `write_group` wrote (`positions`); answers the
         indices of those left to post alone, by `post` (all of them if the store refused the
         group: `positions` None)."""
-        alone = group.alone
-        first: dict[UUID, int] = {}  # each aggregate's first position in the log
         if positions is None:
-            alone = sorted(alone + [index for index, _, _ in group.checked])
-            checked = []
-        else:
-            checked = group.checked
-            for event, position in zip(group.events, positions):
-                first.setdefault(event.originator_id, position)
-            aggregates = list(group.changed.values())
-            self._remember(aggregates)
-            self._snapshot_if_due(aggregates, group.events)
-            if positions:
-                self._announce(max(positions))
-        results: dict[int, Posted | Exception] = {
-            index: Posted(t, created, first.get(t.id) or self.position_of(t.id)) for index, t, created in checked
-        }
-        if results:
-            answer(results)
-        return alone
+            return sorted(group.alone + [index for index, _, _ in group.checked])
+        saved = self._saved(list(group.changed.values()), group.events, positions)
+        if group.checked:
+            answer({
+                index: Posted(t, created, saved.first_of(t.id) or self.position_of(t.id))
+                for index, t, created in group.checked
+            })
+        return group.alone
 
     def _seed_new_ids(self, uow: UnitOfWork, ids: list[UUID]) -> set[UUID]:
         """The transaction ids taken to be new, marked so in the unit of work (sparing a look-up
@@ -735,8 +724,16 @@ class HourLedger(Application[UUID]):
         """Stores the aggregates' new events in one transaction, shared with the saves of other
         threads of this process that arrive meanwhile (ledger/group_commit.py)."""
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
-        stored = [self.mapper.to_stored_event(event) for event in events]
-        positions = self._guard(lambda: self.group_commit.save(stored), reraise=(IntegrityError,))
+        positions = self._write([self.mapper.to_stored_event(event) for event in events])
+        return self._saved(aggregates, events, positions)
+
+    def _write(self, stored: list[StoredEvent]) -> list[int]:
+        """The stored events' positions, once committed; IntegrityError on a conflict."""
+        return self._guard(lambda: self.group_commit.save(stored), reraise=(IntegrityError,))
+
+    def _saved(self, aggregates: list[Aggregate], events: list[Any], positions: list[int]) -> Saved:
+        """After the aggregates' `events` were written at `positions`: remembered, snapshotted
+        when due, announced to the followers; where each aggregate's first new event went."""
         first: dict[UUID, int] = {}
         for event, position in zip(events, positions):
             first.setdefault(event.originator_id, position)
