@@ -129,7 +129,7 @@ class PostingDesk:
             return self._check(taken, after)
         except Exception as error:  # noqa: BLE001 - a fault of the desk's: answer, and go on
             log.exception("posting desk: checking a group failed")
-            _settle(taken, dict.fromkeys(range(len(taken)), error))
+            _hand_over(taken, dict.fromkeys(range(len(taken)), error))
             return None
 
     def _check(self, taken: list[Waiting], after: Writing | None) -> Writing:
@@ -143,7 +143,7 @@ class PostingDesk:
             except Exception as error:  # noqa: BLE001 - this posting's answer
                 refused[index] = error
         if refused:
-            _settle(taken, refused)
+            _hand_over(taken, refused)
         kept = [taken[index] for index, _ in actors]
         postings = [(actor, taken[index].command) for index, actor in actors]
         return Writing(kept, self.ledger.check_group(postings, after=None if after is None else after.checked))
@@ -157,7 +157,7 @@ class PostingDesk:
 
         def answer(results: dict[int, Outcome]) -> None:
             answered.update(results)
-            _settle(writing.waiting, results)
+            _hand_over(writing.waiting, results)
 
         try:
             positions = writing.written.result()
@@ -169,7 +169,7 @@ class PostingDesk:
         except Exception as error:  # noqa: BLE001 - the store failed the group: nothing was written
             if not isinstance(error, (LedgerError, PersistenceError)):
                 log.exception("posting desk: settling a group failed")
-            _settle(writing.waiting, {i: error for i in range(len(writing.waiting)) if i not in answered})
+            _hand_over(writing.waiting, {i: error for i in range(len(writing.waiting)) if i not in answered})
             return False
 
     def _post_alone(self, waiting: Waiting, actor: Actor, command: Command) -> None:
@@ -177,7 +177,7 @@ class PostingDesk:
             outcome: Outcome = self.ledger.post(actor, command)
         except Exception as error:  # noqa: BLE001 - the posting's own answer
             outcome = error
-        _settle([waiting], {0: outcome})
+        _hand_over([waiting], {0: outcome})
 
 
 @dataclass
@@ -189,7 +189,7 @@ class Writing:
     written: Future[list[int] | None] | None = None
 
 
-def _settle(group: list[Waiting], outcomes: dict[int, Outcome]) -> None:
+def _hand_over(group: list[Waiting], outcomes: dict[int, Outcome]) -> None:
     """Hands outcomes to their requests' event loops, one call per loop."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Outcome], Outcome]]] = {}
     for index, outcome in outcomes.items():

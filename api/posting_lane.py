@@ -10,8 +10,8 @@ that does not validate, a command the rules refuse before it is posted. Those an
 route's own, word for word, so this module states no rule of its own. What the route does
 for the common case it does the same way: the same body model (`TransactionIn`, the batch
 route's `TypeAdapter`), the same answers of the use case (`HourLedger.post_group` answers each
-posting as `HourLedger.post` would), the same answer (`api.transaction_json`), the same problem details for a refusal
-(`api.problems.ledger_error_response`, `store_error_response`).
+posting as `HourLedger.post` would), the same answer (`api.transaction_json`), the same
+problem details for a refusal (`api.problems.ledger_error_response`, `store_error_response`).
 
 Measured (docs/decisions.md, 2026-12-01): FastAPI's routing and dependency solving were about
 0.3 ms of the 0.6 ms of server CPU the HTTP layer spent per posting."""
@@ -33,8 +33,6 @@ from api.transaction_json import json_response, transaction_document
 from ledger.errors import LedgerError
 
 PATH = "/v1/transactions"
-
-
 # The route's template, for the access log and the metrics of the postings answered here.
 ROUTE = next(r for r in router.routes if getattr(r, "endpoint", None) is post_transaction)
 
@@ -81,6 +79,7 @@ class PostingLane:
                 self.api.state.metrics.posted(result.transaction.type)
             response = json_response(transaction_document(views.posted(result)), 201 if result.created else 200)
         await response(scope, handed_on, send)
+
 
 async def read_body(receive: Receive) -> bytes | None:
     """The request's whole body; None if the client disconnected first."""
