@@ -6,7 +6,6 @@ read it again from the positions the store kept. Both stores."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,19 +15,10 @@ from projections.engine.runner import Runner
 from tests.support.builders import AppWorld, service
 
 
-@pytest.fixture
-def app(store_env: dict[str, str]) -> Iterator[HourLedger]:
-    ledger = HourLedger(env=store_env)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-def test_after_a_failed_catch_up_a_reader_waits_for_the_next_one(app: HourLedger, monkeypatch: pytest.MonkeyPatch) -> None:
-    world = AppWorld(app)
+def test_after_a_failed_catch_up_a_reader_waits_for_the_next_one(ledger: HourLedger, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = AppWorld(ledger)
     volunteer = world.volunteer()
-    models = ReadModels(app)
+    models = ReadModels(ledger)
     posted = world.post(service(volunteer, volunteer.organization_id, 30))
     assert posted.position is not None
     assert models.catch_up() >= posted.position
