@@ -260,14 +260,18 @@ class Runs:
         return sorted(self.runs, key=lambda run: run.rate)[len(self.runs) // 2]
 
     def shown_rates(self) -> str:
-        return f"{self.median.rate:,.0f} (runs: {' / '.join(f'{run.rate:,.0f}' for run in self.runs)})"
+        return median_and_runs([run.rate for run in self.runs])
 
     def shown_sustained(self) -> str:
-        rates = sorted(run.sustained for run in self.runs)
         return (
-            f"{rates[len(rates) // 2]:,.0f} (runs: {' / '.join(f'{run.sustained:,.0f}' for run in self.runs)}); "
+            f"{median_and_runs([run.sustained for run in self.runs])}; "
             f"caught up {' / '.join(f'{run.caught_up_seconds:.1f}' for run in self.runs)} s after the last answer"
         )
+
+
+def median_and_runs(rates: list[float]) -> str:
+    """The median rate, then every run's in the order they ran."""
+    return f"{sorted(rates)[len(rates) // 2]:,.0f} (runs: {' / '.join(f'{rate:,.0f}' for rate in rates)})"
 
 
 def caught_up(http: httpx.Client, timeout: float = 300.0) -> float:
