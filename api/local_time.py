@@ -24,9 +24,19 @@ _zone: ContextVar[tzinfo] = ContextVar("response_zone", default=DEFAULT_ZONE)
 
 def local(moment: datetime) -> str:
     """RFC 3339 with the local offset (a time without a zone is taken as UTC: the store's)."""
+    return local_in(moment, _zone.get())
+
+
+def local_in(moment: datetime, zone: tzinfo) -> str:
+    """`local`, in the zone the caller already has (`response_zone`)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(_zone.get()).isoformat()
+    return moment.astimezone(zone).isoformat()
+
+
+def response_zone() -> tzinfo:
+    """The zone of the request being answered."""
+    return _zone.get()
 
 
 def local_times(value: Any) -> Any:

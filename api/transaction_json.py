@@ -8,50 +8,60 @@ route; tests/api/test_transaction_json.py holds the bytes written here to the mo
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
 import orjson
 from fastapi import Response
 
-from api.local_time import local
+from api.local_time import local_in, response_zone
 from api.schemas import TransactionOut
-
-# The model's fields in its order: pydantic writes them first, then the extra ones as given.
-DECLARED = tuple(TransactionOut.model_fields)
-LOCAL_TIMES = frozenset({"posted_at", "started_at", "ended_at", "served_at"})
-IDS = frozenset({"id", "reversed_by"})
 
 
 def transaction_document(view: dict[str, Any]) -> dict[str, Any]:
     """A transaction's view (`views.transaction`) as `TransactionOut` writes it: times in
     the service's local time, legs and `posted_by` with their declared keys only, ids as
-    text; the client's other fields (`volunteer_id`, `lines`, …) after the declared ones."""
-    document = {name: _declared(name, view[name]) for name in DECLARED if name in view}
-    for name, value in view.items():
-        if name not in document:
-            document[name] = value
+    text (orjson writes a UUID as the model does); the client's other fields (`volunteer_id`,
+    `lines`, …) after the declared ones."""
+    zone = response_zone()
+    document: dict[str, Any] = {}
+    for name, write in _WRITERS:
+        if name in view:
+            value = view[name]
+            document[name] = value if value is None or write is None else write(value, zone)
+    if len(document) < len(view):
+        for name, value in view.items():
+            if name not in document:
+                document[name] = value
     return document
 
 
-def _declared(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if name in LOCAL_TIMES:
-        return local(value if isinstance(value, datetime) else datetime.fromisoformat(value))
-    if name in IDS:
-        return _uuid(value)
-    if name == "legs":
-        return [{"account": leg["account"], "minutes": leg["minutes"]} for leg in value]
-    if name == "posted_by":
-        key_id = value["key_id"]
-        return {"key_id": None if key_id is None else _uuid(key_id), "name": value["name"]}
-    return value
+def _local_time(value: datetime | str, zone: tzinfo) -> str:
+    return local_in(value if isinstance(value, datetime) else datetime.fromisoformat(value), zone)
 
 
-def _uuid(value: UUID | str) -> str:
-    return str(value if isinstance(value, UUID) else UUID(value))
+def _id(value: UUID | str, zone: tzinfo) -> UUID:
+    return value if type(value) is UUID else UUID(str(value))
+
+
+def _legs(legs: list[dict[str, Any]], zone: tzinfo) -> list[dict[str, Any]]:
+    return [{"account": leg["account"], "minutes": leg["minutes"]} for leg in legs]
+
+
+def _posted_by(value: dict[str, Any], zone: tzinfo) -> dict[str, Any]:
+    key_id = value["key_id"]
+    return {"key_id": None if key_id is None else _id(key_id, zone), "name": value["name"]}
+
+
+# The model's fields in its order (pydantic writes them first, then the extra ones as given),
+# each with what makes its value the model's (None: the value as it is).
+_CONVERSIONS: dict[str, Callable[[Any, tzinfo], Any]] = {
+    "id": _id, "reversed_by": _id, "legs": _legs, "posted_by": _posted_by,
+    "posted_at": _local_time, "started_at": _local_time, "ended_at": _local_time, "served_at": _local_time,
+}
+_WRITERS = tuple((name, _CONVERSIONS.get(name)) for name in TransactionOut.model_fields)
 
 
 def json_response(document: Any, status_code: int = 200) -> Response:
