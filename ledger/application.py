@@ -160,6 +160,9 @@ class HourLedger(Application[UUID]):
         self._saved_listeners: list[Callable[[int], None]] = []
         self.group_commit = GroupCommit(self.recorder.insert_events)
         self._regions: LRUCache[UUID, str] = LRUCache(maxsize=100_000)
+        # The ids of the transactions this process posted lately: a client's retry of one (an
+        # exchange point on a flaky network) is known a replay before its group is written.
+        self._posted_here: LRUCache[UUID, bool] = LRUCache(maxsize=100_000)
         # Every store call goes through `store_health.guard`; a serving process also starts
         # its probe (`store_health.watch()`), and then refuses work at once while it is down.
         self.store_health = StoreHealth(self.env, [self.recorder, getattr(self.snapshots, "recorder", None)])
@@ -373,8 +376,9 @@ class HourLedger(Application[UUID]):
         on its own, against the state the postings before it in the group left (from this
         process's cache, as `post`'s optimistic attempt does), so the group is exactly what
         posting them one after another would record. A posting that attempt cannot settle (a
-        rule refused it, it read a cached aggregate it did not change, or it failed otherwise)
-        is left out of the group and posted alone after it, by `post` (which asks the store);
+        rule refused it, it read a cached aggregate it did not change, it failed otherwise, or
+        it is a retry of one this process posted lately) is left out of the group and posted
+        alone after it, by `post` (which asks the store);
         if writing the group meets a conflict (another process wrote one of its aggregates),
         every posting of it is posted alone so. A result is a `Posted` or the exception `post`
         would have raised. The store being down fails the whole group (nothing was written).
@@ -407,6 +411,10 @@ class HourLedger(Application[UUID]):
             return self._cached(aggregate_id) if found is None else deepcopy(found)
 
         for index, (actor, command) in enumerate(postings):
+            if self._posted_before_here(command.id):
+                # A replay: taken for new, its id would make the store refuse the whole group.
+                group.alone.append(index)
+                continue
             uow = UnitOfWork(self._find, cached=cached, written_with=in_group)
             if command.id not in group.changed:
                 uow.seed_absent({command.id})  # the store's primary key decides, as in `post`
@@ -454,10 +462,14 @@ class HourLedger(Application[UUID]):
 
     def _seed_new_ids(self, uow: UnitOfWork, ids: list[UUID]) -> set[UUID]:
         """The transaction ids taken to be new, marked so in the unit of work (sparing a look-up
-        each): in an optimistic attempt all of them, for the store's primary key decides (a
-        replay meets a conflict or a rule failure, and the careful attempt after it looks the
-        ids up); in a careful attempt, those the store does not hold."""
-        absent = set(ids) if uow.optimistic else set(ids) - self._guard(lambda: stored_ids(self.recorder, ids))
+        each): in an optimistic attempt all of them but those this process posted lately (a
+        client's retry, looked up rather than refused), for the store's primary key decides (a
+        replay of one posted elsewhere meets a conflict or a rule failure, and the careful
+        attempt after it looks the ids up); in a careful attempt, those the store does not hold."""
+        if uow.optimistic:
+            absent = {id for id in ids if not self._posted_before_here(id)}
+        else:
+            absent = set(ids) - self._guard(lambda: stored_ids(self.recorder, ids))
         uow.seed_absent(absent)
         return absent
 
@@ -738,10 +750,19 @@ class HourLedger(Application[UUID]):
         for event, position in zip(events, positions):
             first.setdefault(event.originator_id, position)
         self._remember(aggregates)
+        for aggregate in aggregates:
+            if isinstance(aggregate, Transaction) and aggregate.version == 1:
+                self._posted_here.put(aggregate.id, True)
         self._snapshot_if_due(aggregates, events)
         if positions:
             self._announce(max(positions))
         return Saved(first)
+
+    def _posted_before_here(self, transaction_id: UUID) -> bool:
+        try:
+            return self._posted_here.get(transaction_id)
+        except KeyError:
+            return False
 
     def _remember(self, aggregates: list[Aggregate]) -> None:
         """Keeps what this process saved in the cache, so that its next command on the same

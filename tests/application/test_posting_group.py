@@ -148,3 +148,30 @@ def test_a_transaction_stored_before_is_answered_as_a_replay_from_a_group(ledger
     assert (results[0].created, results[0].position) == (False, original.position)
     assert results[1].created
     assert ledger.balance(volunteer.id).earned_minutes == 120
+
+
+
+def test_a_retry_of_a_redemption_made_here_goes_alone_and_spoils_no_group(ledger):
+    # An exchange point on a flaky network sends a redemption again: the volunteer could pay
+    # for it twice, so no rule refuses it, and taken for new its id would make the store
+    # refuse the whole group it arrived with.
+    world = AppWorld(ledger)
+    organization = world.organization()
+    volunteer, newcomer = world.volunteer(earned_minutes=200), world.volunteer(organization)
+    point = world.point(mug=item(40, 5))
+    sale = redemption(point, volunteer, ("mug", 1))
+    original = ledger.post(SYSTEM, sale)
+    writes = counting_writes(ledger)
+
+    results, answers = post_group(
+        ledger, [sale, service(newcomer, organization, 30, start=DAY_ONE), redemption(point, volunteer, ("mug", 2))]
+    )
+
+    assert (results[0].created, results[0].position) == (False, original.position)
+    assert results[1].created and results[2].created
+    # The two new postings written together at the first attempt, the retry answered after
+    # them (from the store), and nothing written for it.
+    assert len(writes) == 1
+    assert [sorted(call) for call in answers.calls] == [[1, 2], [0]]
+    assert ledger.balance(volunteer.id).available_minutes == 200 - 3 * 40
+    assert world.stock(point, "mug") == 2
