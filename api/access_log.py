@@ -16,6 +16,7 @@ from datetime import datetime, tzinfo
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import bearer_secret
 from api.metrics import route_of
 from ledger.api_key import key_id_of
 
@@ -29,13 +30,9 @@ def to_stderr(line: str) -> None:
 
 def key_id_in(scope: Scope) -> str | None:
     """The id of the API key a request presents (the public part of `hl_<id>_<secret>`)."""
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, secret = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer":
-                found = key_id_of(secret.strip())
-                return str(found) if found is not None else None
-    return None
+    secret = bearer_secret(scope)
+    found = key_id_of(secret) if secret else None
+    return str(found) if found is not None else None
 
 
 class AccessLog:

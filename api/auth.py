@@ -15,7 +15,9 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from ledger.actors import Actor, Role
 from ledger.application import HourLedger
@@ -74,3 +76,12 @@ def at_own_counter(actor: Actor, exchange_point_id: UUID | str | None) -> bool:
         and exchange_point_id is not None
         and str(actor.exchange_point_id) == str(exchange_point_id)
     )
+
+
+def bearer_secret(scope: Scope) -> str | None:
+    """The secret of `Authorization: Bearer …`, read as FastAPI's `HTTPBearer` reads it."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, secret = get_authorization_scheme_param(value.decode("latin-1"))
+            return secret or None if scheme.lower() == "bearer" else None
+    return None

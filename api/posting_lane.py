@@ -21,11 +21,11 @@ from __future__ import annotations
 import orjson
 from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI
-from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError as PydanticValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import views
+from api.auth import bearer_secret
 from api.posting_desk import PostingDesk
 from api.problems import header_language, ledger_error_response, store_error_response
 from api.routes.transactions import TRANSACTION, post_transaction, router
@@ -106,11 +106,3 @@ def replaying(body: bytes, receive: Receive) -> Receive:
 
     return again
 
-
-def bearer_secret(scope: Scope) -> str | None:
-    """The secret of `Authorization: Bearer …`, read as FastAPI's `HTTPBearer` reads it."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, secret = get_authorization_scheme_param(value.decode("latin-1"))
-            return secret or None if scheme.lower() == "bearer" else None
-    return None
