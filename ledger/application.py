@@ -46,6 +46,7 @@ from ledger.organization import Organization
 from ledger.persistence import check_reachable, event_position, persistence_env, stored_ids
 from ledger.pool import POOL_ID, CommunityPool
 from ledger.posting import Posting, regions_involved
+from ledger.recent_ids import RecentIds
 from ledger.service_periods import ServicePeriodsAsText
 from ledger.regions import check_region_code
 from ledger.store_health import StoreHealth
@@ -162,7 +163,7 @@ class HourLedger(Application[UUID]):
         self._regions: LRUCache[UUID, str] = LRUCache(maxsize=100_000)
         # The ids of the transactions this process posted lately: a client's retry of one (an
         # exchange point on a flaky network) is known a replay before its group is written.
-        self._posted_here: LRUCache[UUID, bool] = LRUCache(maxsize=100_000)
+        self._posted_here = RecentIds(100_000)
         # Every store call goes through `store_health.guard`; a serving process also starts
         # its probe (`store_health.watch()`), and then refuses work at once while it is down.
         self.store_health = StoreHealth(self.env, [self.recorder, getattr(self.snapshots, "recorder", None)])
@@ -411,7 +412,7 @@ class HourLedger(Application[UUID]):
             return self._cached(aggregate_id) if found is None else deepcopy(found)
 
         for index, (actor, command) in enumerate(postings):
-            if self._posted_before_here(command.id):
+            if command.id in self._posted_here:
                 # A replay: taken for new, its id would make the store refuse the whole group.
                 group.alone.append(index)
                 continue
@@ -467,7 +468,7 @@ class HourLedger(Application[UUID]):
         replay of one posted elsewhere meets a conflict or a rule failure, and the careful
         attempt after it looks the ids up); in a careful attempt, those the store does not hold."""
         if uow.optimistic:
-            absent = {id for id in ids if not self._posted_before_here(id)}
+            absent = {id for id in ids if id not in self._posted_here}
         else:
             absent = set(ids) - self._guard(lambda: stored_ids(self.recorder, ids))
         uow.seed_absent(absent)
@@ -752,17 +753,11 @@ class HourLedger(Application[UUID]):
         self._remember(aggregates)
         for aggregate in aggregates:
             if isinstance(aggregate, Transaction) and aggregate.version == 1:
-                self._posted_here.put(aggregate.id, True)
+                self._posted_here.add(aggregate.id)
         self._snapshot_if_due(aggregates, events)
         if positions:
             self._announce(max(positions))
         return Saved(first)
-
-    def _posted_before_here(self, transaction_id: UUID) -> bool:
-        try:
-            return self._posted_here.get(transaction_id)
-        except KeyError:
-            return False
 
     def _remember(self, aggregates: list[Aggregate]) -> None:
         """Keeps what this process saved in the cache, so that its next command on the same
