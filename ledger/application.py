@@ -412,13 +412,12 @@ class HourLedger(Application[UUID]):
             return self._cached(aggregate_id) if found is None else deepcopy(found)
 
         for index, (actor, command) in enumerate(postings):
-            if command.id in self._posted_here:
-                # A replay: taken for new, its id would make the store refuse the whole group.
+            uow = UnitOfWork(self._find, cached=cached, written_with=in_group)
+            # New, as in `post` (the store's primary key decides), unless this process posted
+            # it lately: a retry, which taken for new would make the store refuse the group.
+            if command.id not in group.changed and not self._seed_new_ids(uow, [command.id]):
                 group.alone.append(index)
                 continue
-            uow = UnitOfWork(self._find, cached=cached, written_with=in_group)
-            if command.id not in group.changed:
-                uow.seed_absent({command.id})  # the store's primary key decides, as in `post`
             try:
                 transaction, created = Posting(uow, actor, self.settings, self.clock()).post(command)
             except Exception:  # noqa: BLE001 - posted alone after the group, which answers it
