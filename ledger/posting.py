@@ -85,7 +85,7 @@ class Posting:
                 return existing, False
             raise TransactionIdConflictError("transaction_id_reused", id=command.id)
         legs, details = self._apply(command)
-        posted = Transaction(
+        posted = Transaction.post(
             id=command.id,
             type=command.type,
             content=command.content(),
@@ -139,17 +139,7 @@ class Posting:
     # Effects ---------------------------------------------------------------------------
 
     def _apply(self, command: Command) -> Effect:
-        rule: Callable[[Any], Effect] = {
-            RecordService: self._record_service,
-            DepositTimebank: self._deposit,
-            WithdrawTimebank: self._withdraw,
-            TransferTimebank: self._transfer,
-            DonateTimebank: self._donate,
-            GrantTimebank: self._grant,
-            Redeem: self._redeem,
-            Reverse: self._reverse,
-        }[type(command)]
-        return rule(command)
+        return _RULES[type(command)](self, command)
 
     def _not_in_future(self, field: str, moment: datetime) -> None:
         if moment > self.now:
@@ -283,3 +273,16 @@ class Posting:
             self._pool().receive(reversal_id, minutes, self.by)
         else:  # pragma: no cover - every type is listed above
             raise NotReversibleError("type_not_reversible", type=original.type)
+
+
+# Each command's rule (a table made once: a posting's hot path).
+_RULES: dict[type[Command], Callable[[Posting, Any], Effect]] = {
+    RecordService: Posting._record_service,
+    DepositTimebank: Posting._deposit,
+    WithdrawTimebank: Posting._withdraw,
+    TransferTimebank: Posting._transfer,
+    DonateTimebank: Posting._donate,
+    GrantTimebank: Posting._grant,
+    Redeem: Posting._redeem,
+    Reverse: Posting._reverse,
+}

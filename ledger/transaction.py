@@ -22,9 +22,9 @@ class UnbalancedLegsError(LedgerError):
 
 
 class Transaction(Aggregate):
-    @event("Posted")
-    def __init__(
-        self,
+    @classmethod
+    def post(
+        cls,
         id: UUID,
         type: str,
         content: dict[str, Any],
@@ -32,16 +32,38 @@ class Transaction(Aggregate):
         legs: list[Leg],
         details: dict[str, Any],
         posted_by: PostedBy,
-    ) -> None:
+    ) -> Transaction:
+        """A transaction posted now, its `Posted` event pending. Raises UnbalancedLegsError."""
         if sum(leg["minutes"] for leg in legs) != 0:
             raise UnbalancedLegsError("legs_unbalanced", id=id, legs=legs)
-        self.type = type
-        self.content = content
-        self.fingerprint = fingerprint
-        self.legs = legs
-        self.details = details
-        self.posted_by = posted_by
-        self.reversed_by: UUID | None = None
+        return cls._create(
+            cls.Posted, id=id, type=type, content=content, fingerprint=fingerprint, legs=legs, details=details,
+            posted_by=posted_by,
+        )
+
+    class Posted(Aggregate.Created):
+        # Declared, with the aggregate built by its own `mutate`, because every posting makes
+        # one: the library's way (`@event` on `__init__`) matched the arguments to `__init__`'s
+        # parameters three times, 21 us against 10. The fields, their order and the topic are
+        # the ones the decorator made, so stored events read back as before.
+        type: str
+        content: dict[str, Any]
+        fingerprint: str
+        legs: list[Leg]
+        details: dict[str, Any]
+        posted_by: PostedBy
+
+        def mutate(self, aggregate: Transaction | None) -> Transaction:
+            transaction = object.__new__(Transaction)
+            transaction.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+            transaction.type = self.type
+            transaction.content = self.content
+            transaction.fingerprint = self.fingerprint
+            transaction.legs = self.legs
+            transaction.details = self.details
+            transaction.posted_by = self.posted_by
+            transaction.reversed_by = None
+            return transaction
 
     @property
     def posted_at(self) -> datetime:

@@ -153,13 +153,38 @@ def test_a_transactions_events_are_written_as_the_library_writes_them(
     who: dict[str, Any], reversal_id: UUID,
 ) -> None:
     # A StrEnum member in the state, as a use case may hand it: stored as its text.
-    transaction = Transaction(
+    transaction = Transaction.post(
         id=id, type=type, content={**content, "type": type, "book": Book.SERVICE}, fingerprint="f" * 64,
         legs=[{"account": "pool", "minutes": 0}, *legs, {"account": "pool", "minutes": -sum(leg["minutes"] for leg in legs)}],
         details=details, posted_by=who,
     )
     transaction.mark_reversed(reversal_id, who)
     check_events(transaction.collect_events())
+
+
+def test_a_posted_transaction_is_stored_as_the_librarys_decorator_stored_it() -> None:
+    # `Transaction.Posted` is declared and builds its aggregate itself; the log holds events
+    # the library's `@event` on `__init__` made, which must read back, and new ones must match.
+    transaction = Transaction.post(
+        id=UUID(int=5), type="service_record", content={"type": "service_record", "minutes": 60}, fingerprint="f" * 64,
+        legs=[{"account": "pool", "minutes": 60}, {"account": "org:x:service", "minutes": -60}],
+        details={"minutes": 60}, posted_by={"key_id": None, "name": "system"},
+    )
+    [event] = transaction.collect_events()
+    object.__setattr__(event, "timestamp", datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc))
+    stored = Mapper(transcoder=LIBRARY).to_stored_event(event)
+    assert stored.topic == "ledger.transaction:Transaction.Posted"
+    assert stored.state == (  # as the decorator's event was stored, byte for byte
+        b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-12-01T08:00:00+00:00"},'
+        b'"originator_topic":"ledger.transaction:Transaction","type":"service_record",'
+        b'"content":{"type":"service_record","minutes":60},"fingerprint":"' + b"f" * 64 + b'",'
+        b'"legs":[{"account":"pool","minutes":60},{"account":"org:x:service","minutes":-60}],'
+        b'"details":{"minutes":60},"posted_by":{"key_id":null,"name":"system"}}'
+    )
+    replayed = Mapper(transcoder=LEDGER).to_domain_event(stored).mutate(None)
+    assert isinstance(replayed, Transaction)
+    assert (replayed.id, replayed.version, replayed.posted_at) == (UUID(int=5), 1, event.timestamp)
+    assert vars(replayed) == {**vars(transaction), "_created_on": event.timestamp, "_modified_on": event.timestamp}
 
 
 def check_events(events: list[Any]) -> None:

@@ -449,7 +449,7 @@ def test_the_legs_of_every_transaction_type_sum_to_zero(world):
 
 def test_a_transaction_with_unbalanced_legs_cannot_exist():
     with pytest.raises(UnbalancedLegsError):
-        Transaction(
+        Transaction.post(
             id=uuid4(), type="timebank_deposit", content={}, fingerprint="", details={}, posted_by={},
             legs=[{"account": "pool", "minutes": 60}, {"account": "org:x:timebank", "minutes": -59}],
         )
