@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -78,8 +80,23 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-# json.dumps(content, sort_keys=True, ensure_ascii=False), without a new encoder for each call.
-_FINGERPRINT_TEXT = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
+def _fingerprint_text() -> Callable[[dict[str, Any]], str]:
+    """json.dumps(content, sort_keys=True, ensure_ascii=False), by json's C encoder made once:
+    `JSONEncoder.encode` makes one for each call. No check for cycles: content is a tree."""
+    encoder = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+    make = json.encoder.c_make_encoder
+    if make is None:  # a Python without json's C accelerator
+        return encoder.encode
+    chunks = make(
+        None, encoder.default, json.encoder.encode_basestring, None, encoder.key_separator, encoder.item_separator,
+        True, False, True,
+    )
+    return lambda content: "".join(chunks(content, 0))
+
+
+_FINGERPRINT_TEXT = _fingerprint_text()
 
 
 @dataclass(frozen=True)
@@ -102,7 +119,7 @@ class Command:
             for name in _field_names(type(self)):
                 if name != "id":
                     content[name] = canonical(getattr(self, name))
-            text = _FINGERPRINT_TEXT.encode(content)
+            text = _FINGERPRINT_TEXT(content)
             known = (content, hashlib.sha256(text.encode()).hexdigest())
             object.__setattr__(self, "_canonical_form", known)
         return known

@@ -110,10 +110,13 @@ class AccountAddress:
         return cls(AccountKind.POOL)
 
     def __str__(self) -> str:
+        # Formatted, not joined from `.value`s: two of these a posting (kind and book are
+        # StrEnums, which format as their values).
+        if self.book is not None:
+            return f"{self.kind}{SEPARATOR}{self.owner}{SEPARATOR}{self.book}"
         if self.kind is AccountKind.POOL:
             return AccountKind.POOL.value
-        parts = [self.kind.value, self.owner] + ([self.book.value] if self.book is not None else [])
-        return SEPARATOR.join(parts)
+        return f"{self.kind}{SEPARATOR}{self.owner}"
 
     @classmethod
     def parse(cls, text: str) -> AccountAddress:

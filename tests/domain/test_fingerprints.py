@@ -5,8 +5,13 @@ The values below were computed by the code as it stood before its canonical form
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.commands import RecordService, Redeem, RedemptionLine
 
@@ -34,3 +39,15 @@ def test_a_redemption_s_fingerprint_is_the_one_stored_by_earlier_versions():
     )
     assert redemption.fingerprint() == "6bc25280a87b8f0956ff3f80fe17b7363c20592b3c322b7034d4b025cb10694d"
     assert redemption.content()["items"] == [{"sku": "rice", "quantity": 2}, {"sku": "oil", "quantity": 1}]
+
+
+@settings(max_examples=200, deadline=None)
+@given(category=st.text(min_size=1, max_size=40).filter(str.strip), activity=st.one_of(st.none(), st.text(max_size=40)))
+def test_a_fingerprint_is_the_hash_of_the_content_as_json_dumps_writes_it(category: str, activity: str | None):
+    record = RecordService(
+        id=UUID(int=1), volunteer_id=UUID(int=2), organization_id=UUID(int=3), category=category,
+        started_at=datetime(2026, 3, 5, 9, 0, tzinfo=BEIJING), ended_at=datetime(2026, 3, 5, 11, 30, tzinfo=BEIJING),
+        activity=activity,
+    )
+    text = json.dumps(record.content(), sort_keys=True, ensure_ascii=False)
+    assert record.fingerprint() == hashlib.sha256(text.encode()).hexdigest()
