@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from eventsourcing.utils import get_topic
 
 from projections.engine.changes import Changes
-from projections.engine.store import PositionConflict, ReadModelStore
+from projections.engine.store import Batch, PositionConflict, ReadModelStore
 from projections.engine.tables import Table
 
 log = logging.getLogger("projections")
@@ -98,27 +98,31 @@ class Runner:
         end = notifications[-1].id if len(notifications) >= self.batch_size else head
         mapper = self.ledger.mapper
         events = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+        batches: list[Batch] = []
+        counts: dict[str, int] = {}
         for projection in self.projections:
             expected = self.positions[projection.name]
             if expected >= end:
                 continue
             todo = [(i, e) for i, e in events if i > expected]
             fetch = partial(self.store.fetch, self.generation, transaction=transaction)
-            changes = projection.process(todo, fetch)
-            try:
-                self.store.commit(
-                    self.generation, self.state, projection.name, expected, end, changes, transaction=transaction
-                )
-            except PositionConflict:
-                if transaction is not None:
-                    raise
-                # Another process wrote this batch (or more): take its position and go on.
-                log.info("%s@%s: position moved by another process", projection.name, self.generation)
-                self.positions = self.store.positions(self.generation, self.names)
-                return True
-            self.positions[projection.name] = end
+            batches.append((projection.name, expected, projection.process(todo, fetch)))
+            counts[projection.name] = len(todo)
+        if not batches:
+            return True
+        try:
+            self.store.commit(self.generation, self.state, batches, end, transaction=transaction)
+        except PositionConflict:
+            if transaction is not None:
+                raise
+            # Another process wrote this batch (or more): take its position and go on.
+            log.info("%s@%s: position moved by another process", ", ".join(self.names), self.generation)
+            self.positions = self.store.positions(self.generation, self.names)
+            return True
+        for name in counts:
+            self.positions[name] = end
             if self.on_batch:
-                self.on_batch(projection.name, self.generation, end, len(todo))
+                self.on_batch(name, self.generation, end, counts[name])
         return True
 
     def run(self, progress: Callable[[int, int], None] | None = None, transaction: Any = None) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 from eventsourcing.persistence import Notification
 
 from projections.engine.changes import Changes
-from projections.engine.store import GenerationChanged, Glance, PositionConflict, Reader, ReadModelStore
+from projections.engine.store import Batch, GenerationChanged, Glance, PositionConflict, Reader, ReadModelStore
 from projections.engine.tables import Table, generation_prefix, physical
 
 GENERATIONS = "rm_generations"
@@ -303,18 +303,17 @@ class SqlReadModelStore(ReadModelStore):
             return self._positions(cur, generation, names)
 
     def commit(
-        self, generation: int, state: str, name: str, expected: int, new: int, changes: Changes,
-        transaction: Any = None,
+        self, generation: int, state: str, batches: Sequence[Batch], new: int, transaction: Any = None
     ) -> None:
         if transaction is not None:
-            self._commit(transaction, generation, state, name, expected, new, changes)
+            self._commit(transaction, generation, state, batches, new)
             return
         with self._write() as cur:
-            self._commit(cur, generation, state, name, expected, new, changes)
+            self._commit(cur, generation, state, batches, new)
 
-    def _commit(
-        self, cur: Any, generation: int, state: str, name: str, expected: int, new: int, changes: Changes
-    ) -> None:
+    def _commit(self, cur: Any, generation: int, state: str, batches: Sequence[Batch], new: int) -> None:
+        # The read models' projections in one transaction: one check of the generation and one
+        # commit a round, not one each (a round's fixed cost is most of a small round's).
         self.execute(
             cur,
             f"SELECT state FROM {self.qualified(GENERATIONS)} WHERE generation = ?{self.share_lock}",
@@ -323,16 +322,18 @@ class SqlReadModelStore(ReadModelStore):
         row = cur.fetchone()
         if row is None or row[0] != state:
             raise GenerationChanged(f"generation {generation} is no longer {state}")
-        # First, so that two processes working on one batch queue here and one of them fails.
-        self.execute(
-            cur,
-            f"UPDATE {self.tracking_table} SET notification_id = ? "
-            "WHERE application_name = ? AND notification_id = ?",
-            (new, tracking_name(name, generation), expected),
-        )
-        if cur.rowcount != 1:
-            raise PositionConflict(f"{name}@{generation} is no longer at {expected}")
-        self.write_changes(cur, generation, changes)
+        for name, expected, _ in batches:
+            # First, so that two processes working on one batch queue here and one of them fails.
+            self.execute(
+                cur,
+                f"UPDATE {self.tracking_table} SET notification_id = ? "
+                "WHERE application_name = ? AND notification_id = ?",
+                (new, tracking_name(name, generation), expected),
+            )
+            if cur.rowcount != 1:
+                raise PositionConflict(f"{name}@{generation} is no longer at {expected}")
+        for _, _, changes in batches:
+            self.write_changes(cur, generation, changes)
 
     def write_changes(self, cur: Any, generation: int, changes: Changes) -> None:
         """Writes a batch's rows in the transaction of `cur` (which has moved its position)."""

@@ -23,6 +23,9 @@ from ledger.errors import UnavailableError
 from projections.engine.changes import Changes
 from projections.engine.tables import Table
 
+# One projection's part of a commit: its name, the position its batch starts after, its changes.
+Batch = tuple[str, int, Changes]
+
 if TYPE_CHECKING:
     from projections.engine.bulk import BulkPlan
 
@@ -134,12 +137,12 @@ class ReadModelStore(ABC):
 
     @abstractmethod
     def commit(
-        self, generation: int, state: str, name: str, expected: int, new: int, changes: Changes,
-        transaction: Any = None,
+        self, generation: int, state: str, batches: Sequence[Batch], new: int, transaction: Any = None
     ) -> None:
-        """Writes a batch and moves the position from `expected` to `new`, atomically (in its
-        own transaction, or in `transaction`). Raises PositionConflict or GenerationChanged
-        (and writes nothing) otherwise."""
+        """Writes each projection's batch (its name, the position it started from, its
+        changes) and moves each position from where it was to `new`, all atomically (in one
+        transaction of its own, or in `transaction`). Raises PositionConflict or
+        GenerationChanged (and writes nothing) otherwise."""
 
     @abstractmethod
     def fetch(

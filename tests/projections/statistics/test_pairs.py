@@ -94,7 +94,7 @@ def test_the_store_finds_the_rows_nearest_a_key_within_its_run(app: HourLedger) 
         for day in days:
             changes.put(ST_PAIR, {"measure": measure, "subject": subject, "scope": scope, "day": day,
                                   "n": 1, "prev_day": 0, "region": ""})
-    store.commit(generation, "current", "stats", 0, 0, changes)
+    store.commit(generation, "current", [("stats", 0, changes)], 0)
 
     def found(keys: list[tuple[str, str, str, int]]) -> list[tuple[str, str, str, int]]:
         rows = store.fetch(generation, ST_PAIR, ST_PAIR.key, keys, nearest=True)
