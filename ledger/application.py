@@ -780,6 +780,7 @@ class HourLedger(Application[UUID]):
         if self.snapshots is None:
             return
         new_events = Counter(event.originator_id for event in events)
+        due = []
         for aggregate in aggregates:
             interval = self.snapshotting_intervals.get(type(aggregate))
             if interval and isinstance(aggregate, Volunteer):
@@ -787,8 +788,9 @@ class HourLedger(Application[UUID]):
             before = aggregate.version - new_events[aggregate.id]
             if interval and aggregate.version // interval > before // interval:
                 snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
-                snapshot = snapshot_class.take(aggregate)
-                self._guard(lambda: self.snapshots.put([snapshot]))  # type: ignore[union-attr]
+                due.append(snapshot_class.take(aggregate))
+        if due:  # one write for all of them: a batch of 1,000 postings passes a dozen multiples
+            self._guard(lambda: self.snapshots.put(due))  # type: ignore[union-attr]
 
     def _guard(self, call: Callable[[], T], reraise: tuple[type[Exception], ...] = ()) -> T:
         return self.store_health.guard(call, reraise)

@@ -372,6 +372,25 @@ def test_a_new_application_on_the_same_store_sees_the_same_ledger(ledger, world,
         other.close()
 
 
+def test_one_batch_passing_the_snapshot_interval_for_two_volunteers_snapshots_both(ledger, world, store_env):
+    organization = world.organization()
+    volunteers = [world.volunteer(organization), world.volunteer(organization)]
+    records = [
+        service(volunteer, organization, 10, start=DAY_ONE + timedelta(hours=i))
+        for i in range(110) for volunteer in volunteers
+    ]
+    assert all(isinstance(r, Posted) for r in ledger.post_batch(world.actor, records, atomic=True))
+
+    # Written together after the batch: each of the state the batch stored.
+    assert [[s.originator_version for s in ledger.snapshots.get(v.id)] for v in volunteers] == [[111], [111]]
+    other = HourLedger(env=store_env)
+    try:
+        for volunteer in volunteers:
+            assert other.get_volunteer(volunteer.id).periods() == ledger.get_volunteer(volunteer.id).periods()
+            assert other.balance(volunteer.id).earned_minutes == 1_100
+    finally:
+        other.close()
+
 def test_a_volunteer_with_more_than_a_hundred_events_reloads_from_a_snapshot(ledger, world, store_env):
     organization = world.organization()
     volunteer = world.volunteer(organization)
