@@ -9,10 +9,6 @@ from typing import Any
 from projections.engine.tables import Table
 
 
-def key_of(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[c] for c in table.key)
-
-
 class Changes:
     """Rows replaced (`put`), rows deleted (`delete`), and sums added into additive rows:
     `adds[table][key]` is one running sum per measure of the table, in the order of
@@ -25,7 +21,7 @@ class Changes:
         self.adds: dict[Table, dict[tuple[Any, ...], list[int]]] = defaultdict(dict)
 
     def put(self, table: Table, row: dict[str, Any]) -> None:
-        key = key_of(table, row)
+        key = table.key_of(row)
         self.puts[table][key] = row
         self.deletes[table].discard(key)
 

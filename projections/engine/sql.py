@@ -344,8 +344,8 @@ class SqlReadModelStore(ReadModelStore):
                 self._delete(cur, generation, table, list(keys), zero_only=False)
         for table, rows in changes.puts.items():
             if rows:
-                cols = table.column_names
-                self._upsert(cur, generation, table, [tuple(r[c] for c in cols) for r in rows.values()], additive=False)
+                values_of = table.values_of
+                self._upsert(cur, generation, table, [values_of(r) for r in rows.values()], additive=False)
         for table, sums in changes.adds.items():
             touched = [(k, v) for k, v in sums.items() if any(v)]
             if not touched:

@@ -7,7 +7,11 @@ Column kinds: "text" and "int" (64-bit).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+from operator import itemgetter
+from typing import Any
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: tables are singletons
@@ -19,12 +23,30 @@ class Table:
     measures: tuple[str, ...] = ()  # additive columns: Changes.add() sums into them
     signed: tuple[str, ...] = ()  # additive columns whose stored value may be negative
 
-    @property
+    @cached_property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
 
+    # A batch turns thousands of rows (dicts) into tuples: by `itemgetter`, in C.
+    @cached_property
+    def values_of(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        """A row's values, in the order of the columns."""
+        return _tuple_getter(self.column_names)
+
+    @cached_property
+    def key_of(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        """A row's key."""
+        return _tuple_getter(self.key)
+
     def kind(self, column: str) -> str:
         return dict(self.columns)[column]
+
+
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    if len(names) == 1:  # itemgetter of one name gives the value, not a tuple
+        (name,) = names
+        return lambda row: (row[name],)
+    return itemgetter(*names)
 
 
 def columns(*spec: str) -> tuple[tuple[str, str], ...]:
