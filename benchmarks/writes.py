@@ -13,7 +13,9 @@
   time the followers (read models, lists, audit tree) took to read them after the last
   answer; every run starts with the followers caught up;
 - in process: postings/s for a volunteer with 3,000 service records and for a new one;
-- SQLite, the embedded default: single postings from 8 clients through `hour-ledger serve`.
+- SQLite, the embedded default: single postings from 8 clients through `hour-ledger serve`;
+- the interpreter's own speed before and after the runs (a fixed piece of plain Python), for
+  a shared machine's Python swings apart from its PostgreSQL.
 
 Each figure is printed beside issue #11's target. HOUR_LEDGER_BENCH_WRITES (default 6000):
 the postings of each run of single postings; the whole benchmark takes a few minutes."""
@@ -132,6 +134,21 @@ def raw_transactions_in_threads(url: str, script: str) -> float:
     for thread in threads:
         thread.join()
     return sum(counts) / RAW_SECONDS
+
+
+def interpreter_loops() -> float:
+    """Loops/s of a fixed piece of plain Python (no Hour Ledger code): ids as text, times as
+    text, a dict built and written as JSON, the kind of work a posting is made of. PostgreSQL's
+    baseline says how fast the machine's store is; this says how fast its interpreter is, which
+    swings on a shared machine independently of the store."""
+    loops, moment, rates = 20_000, datetime(2026, 12, 1, tzinfo=timezone.utc), []
+    for _ in range(5):  # the median of five: it swings by a third from one tenth of a second to the next
+        started = time.perf_counter()
+        for i in range(loops):
+            document = {"id": str(uuid.UUID(int=i)), "at": (moment + timedelta(seconds=i)).isoformat(), "minutes": i % 1440}
+            orjson.dumps(sorted(document.items()))
+        rates.append(loops / (time.perf_counter() - started))
+    return sorted(rates)[len(rates) // 2]
 
 
 # The world the postings need ----------------------------------------------------------
@@ -360,6 +377,7 @@ def on_sqlite() -> Runs:
 def run() -> None:
     with scratch_database("hour_ledger_bench_writes") as url:
         raw = {script: raw_transactions(url, script) for script in RAW_SCRIPTS}
+        interpreter_before = interpreter_loops()
         # Each server its own new volunteers, so that no run pays for the histories an earlier
         # one left (what a history costs is measured on its own, in `with_history`).
         ledger = HourLedger(env=persistence_env(url))
@@ -374,6 +392,7 @@ def run() -> None:
         finally:
             ledger.close()
     sqlite = on_sqlite()
+    interpreter_after = interpreter_loops()
 
     raw_single = f"{raw['single']:,.0f} single-row INSERT txn/s, {CLIENTS} connections"
     rows: list[tuple[str, str, str, str]] = []
@@ -400,6 +419,8 @@ def run() -> None:
         ("  p50 / p99", sqlite.median.shown_latency(), "", ""),
         ("  CPU", sqlite.median.shown_cpu(), "", ""),
         ("raw: the same INSERTs under eventsourcing's table lock", "", "", f"{raw['locked']:,.0f} txn/s"),
+        ("raw: the interpreter, a fixed piece of plain Python", "", "",
+         f"{interpreter_before:,.0f} loops/s before the runs, {interpreter_after:,.0f} after"),
     ]
     report(f"Writes on PostgreSQL ({POSTINGS:,} single postings a run, {BATCHES * BATCH:,} in batches a run)", rows)
     console.print("writes benchmark done")
