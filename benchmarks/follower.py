@@ -4,7 +4,7 @@ PostgreSQL: 8 threads post service records for HOUR_LEDGER_BENCH_FOLLOW_SECONDS 
 as they can, then paced at PACED postings/s in all (a steady stream that leaves the follower
 idle between commits). Three runs of each, each on a fresh database: no follower (the raw
 baseline of the writes), a follower woken by every commit (coalescing 0, as before issue 11),
-and one reading in slices (HOUR_LEDGER_FOLLOWER_COALESCE_SECONDS, 50 ms). Reported: the
+and one reading in slices (HOUR_LEDGER_FOLLOWER_COALESCE_SECONDS, 200 ms). Reported: the
 process's CPU per posting, postings/s, the follower's catch-ups, and the read-after-write
 latency p50/p99."""
 

@@ -72,7 +72,7 @@ class LedgerSettings:
     projections: str = "in-process"
     # A follower woken by a commit lets the next moment's commits gather for this long before
     # it reads (a reader waiting for a position wakes it at once): projections/engine/waking.py.
-    follower_coalesce_seconds: float = 0.05
+    follower_coalesce_seconds: float = 0.2
     # /readyz answers 503 when the read models or the audit tree are more events behind the log.
     ready_max_lag: int = DEFAULT_READY_MAX_LAG
     # One JSON line per request on stderr (`serve --no-access-log` turns it off).

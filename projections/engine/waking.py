@@ -4,7 +4,7 @@ the poll interval has passed, again.
 
 A commit wakes a follower: this process's saves (`HourLedger.wake_on_save`) and, on
 PostgreSQL, other processes' (LISTEN/NOTIFY). Woken so, it lets the commits of the next
-`follower_coalesce_seconds` (LedgerSettings, 50 ms by default) gather before it reads, so that
+`follower_coalesce_seconds` (LedgerSettings, 200 ms by default) gather before it reads, so that
 a stream of postings is read in slices: each catch-up costs dozens of round trips and
 milliseconds of the CPU the writers share, whether it finds one posting or fifty.
 
