@@ -30,6 +30,7 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from psycopg import Connection
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 T = TypeVar("T")
@@ -58,7 +59,6 @@ def within_bound(call: Callable[[], T], store_down: Callable[[], bool]) -> T:
 
 # The library's statements themselves, without its retry decorators.
 _select_events = PostgresAggregateRecorder.select_events.__wrapped__  # type: ignore[attr-defined]
-_insert_aggregate_events = PostgresAggregateRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
 _select_notifications = PostgresApplicationRecorder.select_notifications.__wrapped__  # type: ignore[attr-defined]
 _max_notification_id = PostgresApplicationRecorder.max_notification_id.__wrapped__  # type: ignore[attr-defined]
 
@@ -116,13 +116,15 @@ class LedgerPostgresRecorder(BoundedRetries, PostgresApplicationRecorder):
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
         )
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        # Rows as tuples: the library's connections make a dict of each row in Python, and a
+        # batch answers a thousand of them.
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             if len(stored_events) <= FEW_EVENTS:
                 params: list[Any] = [value for column in columns for value in column]
                 curs.execute(self.call_for_few(len(stored_events), conn), params, prepare=True)
             else:
                 curs.execute(self.call_for_many(conn), columns, prepare=True)
-            return [row["notification_id"] for row in curs.fetchall()]
+            return [id for (id,) in curs.fetchall()]
 
     def call_for_few(self, size: int, conn: Connection[Any]) -> bytes:
         """The function's call for `size` events, the arrays built by the server from scalar
@@ -158,10 +160,37 @@ class LedgerPostgresRecorder(BoundedRetries, PostgresApplicationRecorder):
 
 
 class LedgerSnapshotRecorder(BoundedRetries, PostgresAggregateRecorder):
-    """Snapshots: read before the events on every load of a snapshotted aggregate."""
+    """Snapshots: read before the events on every load of a snapshotted aggregate.
+
+    Written as four binary arrays, like the events: the library sends an array of its
+    composite type as text, which psycopg escapes field by field (a volunteer's snapshot holds
+    every period it served: a batch's dozen snapshots took 84 ms of CPU that way)."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.insert_with_arrays = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[])"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            id_type=SQL(self.datastore.originator_id_type),
+        )
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        return within_bound(lambda: _insert_aggregate_events(self, stored_events, **kwargs), self.store_down)
+        if stored_events:
+            within_bound(lambda: self.insert_in_one_round_trip(stored_events), self.store_down)
+        return None
+
+    def insert_in_one_round_trip(self, stored_events: Sequence[StoredEvent]) -> None:
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.insert_with_arrays, columns)
 
     def select_events(self, originator_id: Any, **kwargs: Any) -> Sequence[StoredEvent]:
         return within_bound(lambda: _select_events(self, originator_id, **kwargs), self.store_down)

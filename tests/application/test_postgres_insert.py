@@ -1,10 +1,12 @@
 """The ledger's PostgreSQL recorder (ledger/postgres_recorder.py) inserts a save's stored events
 in one round trip, as the library's insert would have stored them: in the order given, with consecutive notification ids, all or none,
 under the table's EXCLUSIVE lock (the log stays gapless in commit order), with the NOTIFY
-that wakes the library's LISTEN subscriptions."""
+that wakes the library's LISTEN subscriptions. Its snapshot recorder stores snapshots as the
+library's would, all or none."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from uuid import uuid4
@@ -68,6 +70,21 @@ def test_a_batch_with_one_taken_version_stores_nothing(ledger: HourLedger) -> No
     with pytest.raises(IntegrityError):
         ledger.recorder.insert_events(events(2) + taken)
     assert ledger.recorder.max_notification_id() == head
+
+
+def test_snapshots_are_stored_as_given_and_a_taken_version_stores_none_of_them(ledger: HourLedger) -> None:
+    recorder = ledger.snapshots.recorder  # type: ignore[union-attr]
+    first, second = events(3), events(2)
+    first[2] = dataclasses.replace(first[2], state=bytes(range(256)) * 200)  # any bytes, as long as a long history
+    recorder.insert_events(first + second)
+    for written in (first, second):
+        stored = recorder.select_events(written[0].originator_id)
+        assert [(e.originator_version, e.topic, e.state) for e in stored] == [
+            (e.originator_version, e.topic, e.state) for e in written
+        ]
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(events(1) + second[:1])
+    assert recorder.insert_events([]) is None
 
 
 @pytest.fixture
