@@ -73,6 +73,10 @@ class LedgerSettings:
     # A follower woken by a commit lets the next moment's commits gather for this long before
     # it reads (a reader waiting for a position wakes it at once): projections/engine/waking.py.
     follower_coalesce_seconds: float = 0.2
+    # How much lower `serve` runs its followers' threads than its workers (a nice increment,
+    # 0 to 19; Linux, where each thread has its own): the read models lag a burst of postings
+    # rather than slow it, and every read still waits for the position it needs.
+    follower_nice: int = 10
     # /readyz answers 503 when the read models or the audit tree are more events behind the log.
     ready_max_lag: int = DEFAULT_READY_MAX_LAG
     # One JSON line per request on stderr (`serve --no-access-log` turns it off).
@@ -206,6 +210,13 @@ def _whole_number(name: str, text: str) -> int:
     return value
 
 
+def _nice(name: str, text: str) -> int:
+    value = _whole_number(name, text)
+    if value > 19:
+        raise ConfigurationError(f"{name} must be from 0 to 19, not {value}")
+    return value
+
+
 def _switch(name: str, text: str) -> bool:
     value = text.lower()
     if value in ("on", "true", "yes", "1"):
@@ -229,6 +240,7 @@ _PARSERS = {
     "counter_reversal_hours": _number(0, 720, "hours"),
     "projections": _projections,
     "follower_coalesce_seconds": _number(0, 1, "seconds"),
+    "follower_nice": _nice,
     "ready_max_lag": _whole_number,
     "access_log": _switch,
     "public_requests_per_minute": _positive_int,

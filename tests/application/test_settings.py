@@ -99,6 +99,8 @@ def test_operating_settings_have_defaults_and_come_from_the_environment():
         ("HOUR_LEDGER_KEY_CACHE_SECONDS", "soon"),
         ("HOUR_LEDGER_READY_MAX_LAG", "-1"),
         ("HOUR_LEDGER_FOLLOWER_COALESCE_SECONDS", "2"),
+        ("HOUR_LEDGER_FOLLOWER_NICE", "20"),
+        ("HOUR_LEDGER_FOLLOWER_NICE", "-5"),
         ("HOUR_LEDGER_READY_MAX_LAG", "a few"),
         ("HOUR_LEDGER_ACCESS_LOG", "maybe"),
         ("HOUR_LEDGER_DATABASE_URL", "postgresql://h/db?schema=Bad-Name"),
@@ -188,6 +190,7 @@ def test_every_setting_survives_the_hand_over_to_worker_processes():
             "HOUR_LEDGER_READY_MAX_LAG": "0",
             "HOUR_LEDGER_ACCESS_LOG": "off",
             "HOUR_LEDGER_FOLLOWER_COALESCE_SECONDS": "0.05",
+            "HOUR_LEDGER_FOLLOWER_NICE": "19",
         }
     )
     assert LedgerSettings.from_env(settings.to_env()) == settings
