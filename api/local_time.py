@@ -34,6 +34,20 @@ def local_in(moment: datetime, zone: tzinfo) -> str:
     return moment.astimezone(zone).isoformat()
 
 
+def local_for_orjson(moment: datetime, zone: tzinfo) -> datetime | str:
+    """`local_in`'s time as a value that orjson writes as `local_in` spells it: the local time
+    itself when its offset is whole minutes (orjson then writes what `isoformat` writes, in C),
+    else `local_in`'s text (orjson rounds an offset's seconds away: Shanghai's local mean time
+    before 1901 was +08:05:43). For answers written by orjson, a thousand times a batch."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    local = moment.astimezone(zone)
+    offset = local.utcoffset()
+    if offset is not None and not offset.seconds % 60 and not offset.microseconds:
+        return local
+    return local.isoformat()
+
+
 def response_zone() -> tzinfo:
     """The zone of the request being answered."""
     return _zone.get()

@@ -16,13 +16,13 @@ from uuid import UUID
 import orjson
 from fastapi import Response
 
-from api.local_time import local_in, response_zone
+from api.local_time import local_for_orjson, response_zone
 from api.schemas import TransactionOut
 
 
 def transaction_document(view: dict[str, Any]) -> dict[str, Any]:
-    """A transaction's view (`views.transaction`) as `TransactionOut` writes it: times in
-    the service's local time, legs and `posted_by` with their declared keys only, ids as
+    """A transaction's view (`views.transaction`) as `TransactionOut` writes it, for orjson to
+    write (`json_response`): times in the service's local time, legs and `posted_by` with their declared keys only, ids as
     text (orjson writes a UUID as the model does); the client's other fields (`volunteer_id`,
     `lines`, …) after the declared ones."""
     zone = response_zone()
@@ -38,8 +38,8 @@ def transaction_document(view: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _local_time(value: datetime | str, zone: tzinfo) -> str:
-    return local_in(value if isinstance(value, datetime) else datetime.fromisoformat(value), zone)
+def _local_time(value: datetime | str, zone: tzinfo) -> datetime | str:
+    return local_for_orjson(value if isinstance(value, datetime) else datetime.fromisoformat(value), zone)
 
 
 def _id(value: UUID | str, zone: tzinfo) -> UUID:
