@@ -106,8 +106,8 @@ class Metrics:
         series[0].inc()
         series[1].observe(seconds)
 
-    def posted(self, transaction_type: str) -> None:
-        self.postings.labels(transaction_type).inc()
+    def posted(self, transaction_type: str, count: int = 1) -> None:
+        self.postings.labels(transaction_type).inc(count)
 
     def refused(self, error: LedgerError | Exception) -> None:
         """Counts a 503 whose cause is the store."""

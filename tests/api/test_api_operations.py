@@ -193,8 +193,11 @@ def test_metrics_move_with_postings_and_requests(following: Served) -> None:
     for body in posted:
         assert_created(following.admin.post("/v1/transactions", body))
     assert following.admin.post("/v1/transactions", posted[0]).status_code == 200  # a replay: no posting
-    batch = following.admin.post("/v1/transactions/batch", {"transactions": [deposit(person, org, 5)]})
-    assert batch.json()["results"][0]["status"] == 201
+    batch = following.admin.post(
+        "/v1/transactions/batch",
+        {"transactions": [deposit(person, org, 5), service_record(person, org, 30), deposit(person, org, 6)]},
+    )
+    assert [result["status"] for result in batch.json()["results"]] == [201, 201, 201]
     assert following.admin.get(f"/v1/volunteers/{person}").status_code == 200
     eventually(lambda: following.ready().json().get("audit_tree", {}).get("lag") == 0, "caught up")
     eventually(lambda: following.ready().json().get("read_models", {}).get("lag") == 0, "caught up")
@@ -204,8 +207,8 @@ def test_metrics_move_with_postings_and_requests(following: Served) -> None:
         key = (name, tuple(sorted(labels.items())))
         return after.get(key, 0) - before.get(key, 0)
 
-    assert moved("hour_ledger_postings_total", type="timebank_deposit") == 3
-    assert moved("hour_ledger_postings_total", type="service_record") == 1
+    assert moved("hour_ledger_postings_total", type="timebank_deposit") == 4
+    assert moved("hour_ledger_postings_total", type="service_record") == 2
     assert moved("hour_ledger_http_requests_total", method="POST", route="/v1/transactions", status="201") == 3
     assert moved("hour_ledger_http_requests_total", method="POST", route="/v1/transactions", status="200") == 1
     assert moved("hour_ledger_http_requests_total", method="GET", route="/v1/volunteers/{volunteer_id}", status="200") == 1
