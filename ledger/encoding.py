@@ -144,15 +144,15 @@ def _writer(transcoding: Transcoding, ready: Callable[[Any], Any]) -> Callable[[
 
 
 def _orjson_spells(moment: datetime) -> bool:
-    """Whether orjson writes this time as `isoformat()` does: naive, UTC, or at a fixed offset
-    of whole minutes (orjson writes no seconds of an offset)."""
+    """Whether orjson writes this time as `isoformat()` does: naive, UTC, or at an offset of
+    whole minutes, whatever the zone (orjson asks the zone for the time's offset, as
+    `isoformat` does, and writes no seconds of it). Times arrive through the API with
+    pydantic's zones: answering only for `timezone` sent every one of them to `isoformat`."""
     zone = moment.tzinfo
     if zone is None or zone is timezone.utc:
         return True
-    if type(zone) is not timezone:
-        return False
-    offset = zone.utcoffset(None)
-    return offset.seconds % 60 == 0 and offset.microseconds == 0
+    offset = moment.utcoffset()
+    return offset is not None and offset.seconds % 60 == 0 and offset.microseconds == 0
 
 
 def _reader(transcoding: Transcoding) -> Callable[[Any], Any]:

@@ -11,7 +11,7 @@ verifier read the stored state, so its format must not move.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -21,6 +21,7 @@ import pytest
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import AwareDatetime, TypeAdapter
 
 from ledger.application import HourLedger
 from ledger.config import LedgerSettings
@@ -89,6 +90,19 @@ def test_every_event_of_the_demo_is_written_as_the_library_writes_it() -> None:
 
 # Hypothesis: the ledger's events ----------------------------------------------------------
 
+class Dublin1930s(tzinfo):
+    """A zone of the application's own, with summer time: neither datetime's nor zoneinfo's."""
+
+    def utcoffset(self, moment: datetime | None) -> timedelta:
+        return timedelta(hours=1) if moment is not None and 4 <= moment.month <= 9 else timedelta(minutes=-25, seconds=-21)
+
+    def dst(self, moment: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, moment: datetime | None) -> str:
+        return "DMT"
+
+
 zones = st.sampled_from(
     [
         timezone.utc,
@@ -98,6 +112,12 @@ zones = st.sampled_from(
         timezone(timedelta(0)),
         ZoneInfo("Asia/Shanghai"),
         ZoneInfo("America/St_Johns"),
+        ZoneInfo("Europe/Dublin"),
+        # The API's times come with pydantic's zones.
+        TypeAdapter(AwareDatetime).validate_python("2026-12-01T08:00:00+08:00").tzinfo,
+        TypeAdapter(AwareDatetime).validate_python("2026-12-01T08:00:00Z").tzinfo,
+        TypeAdapter(AwareDatetime).validate_python("2026-12-01T08:00:00-09:30").tzinfo,
+        Dublin1930s(),
     ]
 )
 aware_moments = st.datetimes(timezones=zones)
