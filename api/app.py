@@ -130,6 +130,7 @@ def create_app(
     app.state.metrics = metrics
     # Readiness expects this process's followers to run (else another process runs them).
     app.state.follows = follow_projections
+    app.state.follower_progress = operations.FollowerProgress()
     app.state.lists = lists
     problems.install(app)
     openapi.install(app)

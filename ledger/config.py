@@ -25,7 +25,9 @@ DEFAULT_TIMEBANK_CAP_MINUTES = 90_000  # 1,500 hours
 # postings is 2,000 events at once, and eight clients sending batches put 16,000 in the log
 # within a second, which the followers read in a few seconds (docs/benchmarks.md). Readiness
 # must not flap under that (a load balancer would take every instance out at once, for they
-# share the log): 20,000 is a burst of batches, or a follower that has stopped.
+# share the log): 20,000 is a burst of batches, or a follower that has stopped. Measured
+# later, such a burst reached 24,000-30,000: a follower that moves is not held to it
+# (`ready_stall_seconds`, api/routes/operations.py).
 DEFAULT_READY_MAX_LAG = 20_000
 # A key revoked through another process is refused within this bound (through this one: at
 # once). `serve --workers N` sets 0: SPEC's "effective at once" then holds across workers.
@@ -79,6 +81,9 @@ class LedgerSettings:
     follower_nice: int = 10
     # /readyz answers 503 when the read models or the audit tree are more events behind the log.
     ready_max_lag: int = DEFAULT_READY_MAX_LAG
+    # ... unless it moved: only a follower more than that far behind and not moving for this
+    # long makes the service unready (a burst of batches puts it 30,000 events behind).
+    ready_stall_seconds: float = 15.0
     # One JSON line per request on stderr (`serve --no-access-log` turns it off).
     access_log: bool = True
     # The file in which the workers of one `serve` note key revocations (set by `serve`;
@@ -242,6 +247,7 @@ _PARSERS = {
     "follower_coalesce_seconds": _number(0, 1, "seconds"),
     "follower_nice": _nice,
     "ready_max_lag": _whole_number,
+    "ready_stall_seconds": _number(0, 3600, "seconds"),
     "access_log": _switch,
     "public_requests_per_minute": _positive_int,
     "failed_authentications_per_minute": _positive_int,

@@ -1,6 +1,7 @@
 """Operating the service: `/readyz` answers 503 with the reason while the database is down,
 while one of this process's followers is stopped, or while the read models, the lists or the
-audit tree are more than HOUR_LEDGER_READY_MAX_LAG events behind, and 200 again once that is over; `/metrics`
+audit tree are more than HOUR_LEDGER_READY_MAX_LAG events behind without moving for
+HOUR_LEDGER_READY_STALL_SECONDS, and 200 again once that is over; `/metrics`
 counts requests, latencies and postings by type and shows the lag and the tree's size; the
 access log writes one JSON line per request, with no secret and no ID number. Both stores
 (the database going away: PostgreSQL)."""
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
+from api.routes.operations import FollowerProgress
 from ledger.api_key import key_id_of
 from ledger.application import HourLedger
 from ledger.persistence import persistence_env
@@ -127,7 +129,7 @@ def test_ready_while_the_followers_keep_up_and_not_while_one_is_stopped(followin
 def test_a_process_that_leaves_following_to_another_is_ready_while_the_lag_is_small(store_url: str) -> None:
     # As `serve --no-projections` beside `hour-ledger projections follow`: lag is read from the
     # positions stored in the database.
-    served = Served(store_url, follow=False, HOUR_LEDGER_READY_MAX_LAG="3")
+    served = Served(store_url, follow=False, HOUR_LEDGER_READY_MAX_LAG="3", HOUR_LEDGER_READY_STALL_SECONDS="0")
     try:
         with served.client:
             assert served.ready().status_code == 200
@@ -151,6 +153,42 @@ def test_a_process_that_leaves_following_to_another_is_ready_while_the_lag_is_sm
             assert answer.json()["read_models"]["lag"] == answer.json()["lists"]["lag"] == answer.json()["audit_tree"]["lag"] == 0
     finally:
         served.ledger.close()
+
+
+def test_a_follower_far_behind_keeps_the_service_ready_while_it_moves(store_url: str) -> None:
+    # A burst of batches puts the followers tens of thousands of events behind for seconds:
+    # what makes the service unready is a follower behind that does not move.
+    served = Served(store_url, follow=False, HOUR_LEDGER_READY_MAX_LAG="3", HOUR_LEDGER_READY_STALL_SECONDS="600")
+    try:
+        with served.client:
+            assert served.ready().status_code == 200
+            a_little_world(served)
+            assert served.ready().status_code == 200  # behind, but fine a moment ago
+            elsewhere = HourLedger(env=persistence_env(store_url))
+            try:
+                for follower in (ReadModels(elsewhere), Lists(elsewhere), AuditLog(elsewhere)):
+                    follower.catch_up()
+            finally:
+                elsewhere.close()
+            a_little_world(served)
+            a_little_world(served)
+            answer = served.ready()
+            assert answer.status_code == 200, answer.text  # further behind, but moved since
+            assert answer.json()["read_models"]["lag"] > 3
+    finally:
+        served.ledger.close()
+
+
+def test_a_follower_is_stalled_once_it_has_been_behind_without_moving_for_longer_than_allowed() -> None:
+    progress = FollowerProgress()
+    assert not progress.stalled("lists", 10, behind=False, within=15, now=100.0)
+    assert not progress.stalled("lists", 10, behind=True, within=15, now=110.0)  # fine 10 s ago
+    assert progress.stalled("lists", 10, behind=True, within=15, now=116.0)
+    assert not progress.stalled("lists", 500, behind=True, within=15, now=117.0)  # it moved
+    assert not progress.stalled("lists", 500, behind=True, within=15, now=131.0)
+    assert progress.stalled("lists", 500, behind=True, within=15, now=133.0)
+    assert progress.stalled("audit_tree", 0, behind=True, within=15, now=133.0)  # never seen fine
+    assert not progress.stalled("audit_tree", 0, behind=False, within=15, now=134.0)
 
 
 @pytest.mark.slow
