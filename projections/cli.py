@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -131,20 +132,32 @@ def follow(
 
     models = _read_models(batch_size=batch_size, poll_interval=poll or None, on_batch=batch)
     stopping = threading.Event()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        if stopping.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        models.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    handler = stop_on_signal(models.stop, stopping)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
     print(f"following from position {models.position()}", flush=True)
     try:
         models.follow(stopping)
         print(f"stopped at position {models.position()}", flush=True)
     finally:
         models.ledger.close()
+
+
+def stop_on_signal(stop: Callable[[], None], stopping: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """A SIGTERM / SIGINT handler that has `stop` called in a thread of its own (a second
+    Ctrl-C, once `stopping` is set, quits at once).
+
+    Not in the handler itself: it runs in the main thread between two of the follower's steps,
+    perhaps inside one of the threading.Events that stopping sets (the follower clears and waits
+    on them a few times a second), and an Event's lock is not reentrant. A follower once hung on
+    SIGTERM so. The thread waits for the lock until the main thread lets go of it."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stopping.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        threading.Thread(target=stop, name="stop-following", daemon=True).start()
+
+    return handler
 
 
 def main() -> None:  # pragma: no cover - console entry
