@@ -23,7 +23,7 @@ from ledger.application import HourLedger
 from ledger.application import open_ledger as open_store
 from ledger.config import ConfigurationError, LedgerSettings
 from ledger.errors import LedgerError
-from ledger.persistence import DatabaseUrlError, StoreUnreachableError, displayable_url, is_postgres
+from ledger.persistence import DatabaseUrlError, StoreUnreachableError, displayable_url
 
 app = typer.Typer(help="Hour Ledger: volunteer service hours and time banks.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -92,11 +92,10 @@ def serve(
         settings = settings.with_(key_revocations_file=revocations.name)
     ledger = open_ledger(settings)
     # The followers (read models, lists, audit tree) in this supervising process, the HTTP
-    # workers in processes of their own, one worker too: followers in every worker would only
-    # contend for the same tracking rows, and a follower in the worker shares its interpreter
-    # lock with the requests (docs/decisions.md). On SQLite, one worker serves and follows: the
-    # file takes one writer at a time, and a worker that writes knows at once what to read.
-    follow_here = projections and (workers > 1 or is_postgres(ledger.recorder))
+    # workers in processes of their own, one worker too, on either store: followers in every
+    # worker would only contend for the same tracking rows, and a follower in the worker shares
+    # its interpreter lock with the requests (docs/decisions.md).
+    follow_here = projections
     settings = settings.with_(projections="in-process" if projections and not follow_here else "off")
     secret = ledger.keys.bootstrap_admin()
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
