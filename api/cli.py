@@ -92,11 +92,10 @@ def serve(
         settings = settings.with_(key_revocations_file=revocations.name)
     ledger = open_ledger(settings)
     # The followers (read models, lists, audit tree) in this supervising process, the HTTP
-    # workers in processes of their own, one worker too, on either store: followers in every
-    # worker would only contend for the same tracking rows, and a follower in the worker shares
-    # its interpreter lock with the requests (docs/decisions.md).
-    follow_here = projections
-    settings = settings.with_(projections="in-process" if projections and not follow_here else "off")
+    # workers in processes of their own, one worker too, on either store; a worker never
+    # follows: followers in every worker would only contend for the same tracking rows, and a
+    # follower in the worker shares its interpreter lock with the requests (docs/decisions.md).
+    settings = settings.with_(projections="off")
     secret = ledger.keys.bootstrap_admin()
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     out = Console()
@@ -120,9 +119,9 @@ def serve(
     # together must not all create them again (eventsourcing's PostgreSQL set-up is not safe
     # to run concurrently).
     os.environ.update({**settings.to_env(), "CREATE_TABLE": "n"})
-    followers = start_followers(ledger) if follow_here else []
+    followers = start_followers(ledger) if projections else []
     tune_garbage_collection()
-    if not follow_here:
+    if not projections:
         ledger.close()
     # The service writes its own access log (api/access_log.py): uvicorn's is off.
     config = uvicorn.Config(
@@ -130,7 +129,7 @@ def serve(
         access_log=False,
     )
     try:
-        if follow_here:
+        if projections:
             Multiprocess(config, sockets=[config.bind_socket()]).run()
         else:
             server = uvicorn.Server(config)
@@ -142,7 +141,7 @@ def serve(
     finally:
         for follower in followers:
             follower.stop()
-        if follow_here:
+        if projections:
             ledger.close()
         if revocations is not None:
             os.unlink(revocations.name)

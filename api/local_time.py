@@ -17,6 +17,7 @@ from uuid import UUID
 from pydantic import PlainSerializer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ledger.encoding import orjson_spells
 from ledger.messages import DEFAULT_ZONE
 
 _zone: ContextVar[tzinfo] = ContextVar("response_zone", default=DEFAULT_ZONE)
@@ -42,10 +43,7 @@ def local_for_orjson(moment: datetime, zone: tzinfo) -> datetime | str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     local = moment.astimezone(zone)
-    offset = local.utcoffset()
-    if offset is not None and not offset.seconds % 60 and not offset.microseconds:
-        return local
-    return local.isoformat()
+    return local if orjson_spells(local) else local.isoformat()
 
 
 def response_zone() -> tzinfo:

@@ -22,9 +22,9 @@ from api.schemas import TransactionOut
 
 def transaction_document(view: dict[str, Any]) -> dict[str, Any]:
     """A transaction's view (`views.transaction`) as `TransactionOut` writes it, for orjson to
-    write (`json_response`): times in the service's local time, legs and `posted_by` with their declared keys only, ids as
-    text (orjson writes a UUID as the model does); the client's other fields (`volunteer_id`,
-    `lines`, …) after the declared ones."""
+    write (`json_response`): times in the service's local time, legs and `posted_by` with their
+    declared keys only, ids as text (orjson writes a UUID as the model does); the client's other
+    fields (`volunteer_id`, `lines`, …) after the declared ones."""
     zone = response_zone()
     document: dict[str, Any] = {}
     for name, write in _WRITERS:

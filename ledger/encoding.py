@@ -138,13 +138,14 @@ def _writer(transcoding: Transcoding, ready: Callable[[Any], Any]) -> Callable[[
     if type(transcoding) is UUIDAsHex:
         return lambda value: {TYPE: name, DATA: value.hex}
     if type(transcoding) is DatetimeAsISO:
-        return lambda value: {TYPE: name, DATA: value if _orjson_spells(value) else value.isoformat()}
+        return lambda value: {TYPE: name, DATA: value if orjson_spells(value) else value.isoformat()}
     encode = transcoding.encode
     return lambda value: {TYPE: name, DATA: ready(encode(value))}
 
 
-def _orjson_spells(moment: datetime) -> bool:
-    """Whether orjson writes this time as `isoformat()` does: naive, UTC, or at an offset of
+def orjson_spells(moment: datetime) -> bool:
+    """Whether orjson writes this time as `isoformat()` does (the events here, the API's
+    answers in api/local_time.py): naive, UTC, or at an offset of
     whole minutes, whatever the zone (orjson asks the zone for the time's offset, as
     `isoformat` does, and writes no seconds of it). Times arrive through the API with
     pydantic's zones: answering only for `timezone` sent every one of them to `isoformat`."""

@@ -63,6 +63,16 @@ _select_notifications = PostgresApplicationRecorder.select_notifications.__wrapp
 _max_notification_id = PostgresApplicationRecorder.max_notification_id.__wrapped__  # type: ignore[attr-defined]
 
 
+def as_columns(stored_events: Sequence[StoredEvent]) -> tuple[list[Any], list[int], list[str], list[bytes]]:
+    """The stored events as four columns, the arrays both recorders insert in one statement."""
+    return (
+        [e.originator_id for e in stored_events],
+        [e.originator_version for e in stored_events],
+        [e.topic for e in stored_events],
+        [e.state for e in stored_events],
+    )
+
+
 def never_down() -> bool:
     return False
 
@@ -110,12 +120,7 @@ class LedgerPostgresRecorder(BoundedRetries, PostgresApplicationRecorder):
 
     def insert_in_one_round_trip(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         """The events' notification ids, in order; IntegrityError if any version is taken."""
-        columns = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-        )
+        columns = as_columns(stored_events)
         # Rows as tuples: the library's connections make a dict of each row in Python, and a
         # batch answers a thousand of them.
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
@@ -183,12 +188,7 @@ class LedgerSnapshotRecorder(BoundedRetries, PostgresAggregateRecorder):
         return None
 
     def insert_in_one_round_trip(self, stored_events: Sequence[StoredEvent]) -> None:
-        columns = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-        )
+        columns = as_columns(stored_events)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.insert_with_arrays, columns)
 
